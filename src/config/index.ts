@@ -1,0 +1,2 @@
+export * from "./node-config.ts";
+export * from "./load.ts";

@@ -1,0 +1,123 @@
+/**
+ * The config of one node: which ports it listens on, with which frame format and limits, and
+ * which app module it runs. Every key is listed in docs/config.md. Validation errors name the
+ * key path and what was expected; unknown keys are errors, never silently ignored.
+ */
+import { z } from "zod";
+import { DEFAULT_LIMITS, type ConnectionLimits } from "../transport/limits.ts";
+
+const positiveInt = z.number().int().positive();
+const port = z.number().int().min(0).max(65535);
+const byte = z.number().int().min(0).max(255);
+
+const limitsSchema = z
+  .object({
+    maxBodyBytes: positiveInt.max(64 * 1024 * 1024),
+    maxOutboundBytes: positiveInt,
+    maxInFlight: positiveInt.max(65536),
+    heartbeatMs: positiveInt,
+    idleTimeoutMs: positiveInt,
+    handshakeTimeoutMs: positiveInt,
+  })
+  .partial()
+  .strict();
+
+const fireflySchema = z
+  .object({
+    magic: z.tuple([byte, byte, byte, byte]).optional(),
+    protocolVersion: byte.optional(),
+    serverVersion: z.number().int().min(0).max(0xffff_ffff).optional(),
+    errors: z.enum(["reply", "drop"]).optional(),
+  })
+  .strict();
+
+const tcpListenerSchema = z
+  .object({
+    port,
+    host: z.string().min(1).optional(),
+    frame: z.enum(["native", "firefly"]).optional(),
+    firefly: fireflySchema.optional(),
+    limits: limitsSchema.optional(),
+  })
+  .strict();
+
+const wsListenerSchema = z
+  .object({
+    port,
+    host: z.string().min(1).optional(),
+    path: z.string().startsWith("/").optional(),
+    limits: limitsSchema.optional(),
+  })
+  .strict();
+
+export const nodeConfigSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "a name of 1 to 64 letters, digits, '_', '.' or '-'"),
+    app: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+    codec: z.enum(["raw", "json", "msgpack"]).optional(),
+    tcp: z.array(tcpListenerSchema).optional(),
+    ws: z.array(wsListenerSchema).optional(),
+    limits: limitsSchema.optional(),
+    maxConnections: positiveInt.max(10_000_000).optional(),
+    stopDeadlineMs: positiveInt.optional(),
+    log: z.object({ level: z.enum(["debug", "info", "warn", "error", "silent"]).optional() }).strict().optional(),
+  })
+  .strict();
+
+/** A node config as written in a file (every key but `name` optional). */
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
+export type LimitsInput = z.input<typeof limitsSchema>;
+
+/** Thrown for a config that does not validate; `issues` holds one line per problem. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    readonly source: string,
+    readonly issues: readonly string[],
+  ) {
+    super(`invalid config ${source}:\n  ${issues.join("\n  ")}`);
+  }
+}
+
+function describePath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const key of path) out += typeof key === "number" ? `[${key}]` : out === "" ? String(key) : `.${String(key)}`;
+  return out === "" ? "(top level)" : out;
+}
+
+/** Validate a parsed config object; throws ConfigError naming each bad key path. */
+export function parseNodeConfig(value: unknown, source = "(inline)"): NodeConfigInput {
+  const result = nodeConfigSchema.safeParse(value);
+  if (result.success) {
+    checkLimitRelations(result.data, source);
+    return result.data;
+  }
+  const issues = result.error.issues.map((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      return `${describePath(issue.path)}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+    }
+    return `${describePath(issue.path)}: ${issue.message}`;
+  });
+  throw new ConfigError(source, issues);
+}
+
+/** Resolve a port's limits: defaults, then node-level, then port-level. */
+export function resolveLimits(nodeLimits: LimitsInput | undefined, portLimits: LimitsInput | undefined): ConnectionLimits {
+  return { ...DEFAULT_LIMITS, ...nodeLimits, ...portLimits };
+}
+
+function checkLimitRelations(config: NodeConfigInput, source: string): void {
+  const issues: string[] = [];
+  const check = (path: string, limits: ConnectionLimits) => {
+    if (limits.maxOutboundBytes < limits.maxBodyBytes + 64) {
+      issues.push(`${path}.maxOutboundBytes: must hold at least one full frame (maxBodyBytes + 64 = ${limits.maxBodyBytes + 64})`);
+    }
+    if (limits.idleTimeoutMs <= limits.heartbeatMs) {
+      issues.push(`${path}.idleTimeoutMs: must be greater than heartbeatMs (${limits.heartbeatMs}) so a heartbeat can be answered`);
+    }
+  };
+  check("limits", resolveLimits(config.limits, undefined));
+  config.tcp?.forEach((l, i) => check(`tcp[${i}].limits`, resolveLimits(config.limits, l.limits)));
+  config.ws?.forEach((l, i) => check(`ws[${i}].limits`, resolveLimits(config.limits, l.limits)));
+  if (issues.length > 0) throw new ConfigError(source, issues);
+}

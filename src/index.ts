@@ -1,0 +1,7 @@
+/** glowfly server API. The client SDK is `glowfly/client`. */
+export * from "./node/index.ts";
+export * from "./protocol/index.ts";
+export * from "./config/index.ts";
+export * from "./log/logger.ts";
+export type { ListenAddress, ConnectionLimits, TransportKind } from "./transport/index.ts";
+export { DEFAULT_LIMITS } from "./transport/index.ts";

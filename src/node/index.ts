@@ -1,0 +1,3 @@
+export * from "./node.ts";
+export * from "./app.ts";
+export * from "./registry.ts";

@@ -1,0 +1,72 @@
+/**
+ * glowfly's native frame (documented byte by byte in docs/protocol.md):
+ *
+ *   0  u32 BE  length   bytes after this field = 10 + body length
+ *   4  u8      type     MessageType
+ *   5  u8      flags    0 in protocol version 1
+ *   6  u32 BE  id       request id (Request/Response/Error), else 0
+ *  10  u32 BE  command  command id
+ *  14  ...     body
+ */
+import { ProtocolError } from "./errors.ts";
+import { checkBodyLength, DEFAULT_MAX_BODY, FrameDecoder, type FrameFormat, type HeaderReader } from "./frame.ts";
+import { MAX_MESSAGE_TYPE, type Message, type MessageType } from "./message.ts";
+
+export const NATIVE_HEADER_SIZE = 14;
+/** Header bytes counted by the length field (everything after it except the body). */
+const LENGTH_OVERHEAD = NATIVE_HEADER_SIZE - 4;
+
+export interface NativeFormatOptions {
+  /** Largest body accepted or produced (default 1 MiB). */
+  maxBody?: number;
+}
+
+export function nativeFormat(options: NativeFormatOptions = {}): FrameFormat {
+  const maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
+  const reader: HeaderReader = {
+    headerSize: NATIVE_HEADER_SIZE,
+    bodyLength(view, offset) {
+      const length = view.getUint32(offset);
+      if (length < LENGTH_OVERHEAD) {
+        throw new ProtocolError("bad-length", `native frame length ${length} is below the minimum of ${LENGTH_OVERHEAD}`);
+      }
+      const type = view.getUint8(offset + 4);
+      if (type === 0 || type > MAX_MESSAGE_TYPE) {
+        throw new ProtocolError("bad-type", `unknown message type ${type}`);
+      }
+      const flags = view.getUint8(offset + 5);
+      if (flags !== 0) throw new ProtocolError("bad-flags", `unsupported flags 0x${flags.toString(16)}`);
+      return checkBodyLength(length - LENGTH_OVERHEAD, maxBody);
+    },
+    message(view, offset, body) {
+      return {
+        type: view.getUint8(offset + 4) as MessageType,
+        id: view.getUint32(offset + 6),
+        command: view.getUint32(offset + 10),
+        body,
+      };
+    },
+  };
+  return {
+    name: "native",
+    headerSize: NATIVE_HEADER_SIZE,
+    maxBody,
+    hasControlMessages: true,
+    encode: (message) => encodeNative(message, maxBody),
+    createDecoder: () => new FrameDecoder(reader),
+  };
+}
+
+/** Encode one native frame. Throws RangeError for a body over `maxBody` (a server bug, not input). */
+export function encodeNative(message: Message, maxBody = DEFAULT_MAX_BODY): Uint8Array {
+  const bodyLength = message.body.length;
+  if (bodyLength > maxBody) throw new RangeError(`body of ${bodyLength} bytes exceeds the frame limit of ${maxBody}`);
+  const frame = new Uint8Array(NATIVE_HEADER_SIZE + bodyLength);
+  const view = new DataView(frame.buffer);
+  view.setUint32(0, LENGTH_OVERHEAD + bodyLength);
+  view.setUint8(4, message.type);
+  view.setUint32(6, message.id);
+  view.setUint32(10, message.command);
+  frame.set(message.body, NATIVE_HEADER_SIZE);
+  return frame;
+}
