@@ -166,7 +166,7 @@ export class Client {
         this.pending.delete(id);
         reject(new CommandError(ErrorCode.Timeout, `${command.name} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer, codec });
+      this.pending.set(id, { resolve: resolve, reject, timer, codec });
       this.sendMessage(transport, { type: MessageType.Request, id, command: command.id, body });
     });
   }

@@ -217,12 +217,11 @@ export class Node implements ConnectionHandler {
       connection.close(KickCode.ShuttingDown, "server is not accepting clients");
       return;
     }
-    const node = this;
     const context: ClientContext = {
       id: connection.id,
       remoteAddress: connection.remoteAddress,
       transport: connection.transport,
-      push: (message, data) => connection.push(message.id, node.encodePush(message, data)),
+      push: (message, data) => connection.push(message.id, this.encodePush(message, data)),
       kick: (reason) => connection.close(KickCode.Kicked, reason),
     };
     connection.context = context;
