@@ -166,7 +166,7 @@ export class Client {
         this.pending.delete(id);
         reject(new CommandError(ErrorCode.Timeout, `${command.name} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve: resolve, reject, timer, codec });
+      this.pending.set(id, { resolve, reject, timer, codec });
       this.sendMessage(transport, { type: MessageType.Request, id, command: command.id, body });
     });
   }
@@ -314,7 +314,11 @@ export class Client {
     this.stopLiveness();
     this.lastHeardAt = Date.now();
     this.livenessTimer = setInterval(() => {
-      if (Date.now() - this.lastHeardAt > idleTimeoutMs) this.transport?.close();
+      if (Date.now() - this.lastHeardAt <= idleTimeoutMs) return;
+      // A dead peer never answers a graceful close, so the pipe is torn down at once.
+      const transport = this.transport;
+      if (transport?.abort) transport.abort();
+      else transport?.close();
     }, Math.max(50, idleTimeoutMs / 4));
   }
   private stopLiveness(): void {
