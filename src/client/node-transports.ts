@@ -11,6 +11,7 @@ export const tcpTransport: TransportFactory = (url, events, timeoutMs) => {
     attempt.succeed({
       send: (bytes) => socket.write(bytes),
       close: () => socket.end(),
+      abort: () => socket.destroy(),
     }),
   );
   socket.on("data", (chunk: Buffer) => events.data(chunk));
@@ -32,6 +33,7 @@ export const nodeWebSocketTransport: TransportFactory = (url, events, timeoutMs)
     attempt.succeed({
       send: (bytes) => socket.send(bytes, { binary: true }),
       close: () => socket.close(1000),
+      abort: () => socket.terminate(),
     }),
   );
   socket.on("message", (data: RawData) => {

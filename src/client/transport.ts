@@ -6,6 +6,11 @@ export interface ClientTransport {
   send(bytes: Uint8Array): void;
   /** Close the pipe; `closed` fires afterwards. */
   close(): void;
+  /**
+   * Close at once without waiting for the peer (a dead link: a graceful close would wait for
+   * an answer that never comes); `closed` fires afterwards. Defaults to close().
+   */
+  abort?(): void;
 }
 
 export interface TransportEvents {

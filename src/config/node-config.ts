@@ -53,7 +53,7 @@ const wsListenerSchema = z
 export const nodeConfigSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "a name of 1 to 64 letters, digits, '_', '.' or '-'"),
-    app: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+    app: z.union([z.string().min(1), z.array(z.string().min(1))], { error: "expected a module path or a list of module paths" }).optional(),
     codec: z.enum(["raw", "json", "msgpack"]).optional(),
     tcp: z.array(tcpListenerSchema).optional(),
     ws: z.array(wsListenerSchema).optional(),

@@ -17,7 +17,7 @@ export interface PayloadCodec {
 
 const EMPTY = new Uint8Array(0);
 
-/** Raw bytes, no conversion: the handler gets (and returns) a Uint8Array. */
+/** Raw bytes, no conversion: the handler gets (and returns) a Uint8Array, or undefined for an empty body. */
 export const rawCodec: PayloadCodec = {
   name: "raw",
   encode(value) {
@@ -25,7 +25,8 @@ export const rawCodec: PayloadCodec = {
     if (value instanceof Uint8Array) return value;
     throw new TypeError("the raw codec carries Uint8Array values only");
   },
-  decode: (body) => body,
+  // Empty means undefined here too, as in every codec (and as encode(undefined) produces).
+  decode: (body) => (body.length === 0 ? undefined : body),
 };
 
 const textEncoder = new TextEncoder();

@@ -73,6 +73,9 @@ export class Connection {
   /** Set on every read; the sweeper turns it into a timestamp (keeps Date.now off the hot path). */
   private heard = false;
   private lastHeardAt = 0;
+  /** Set when this turn wrote something; the sweeper turns it into a timestamp, like `heard`. */
+  private wrote = false;
+  private lastSentAt = 0;
   private lastPingAt = 0;
   private closeInfo: CloseInfo | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -101,7 +104,7 @@ export class Connection {
     this.log = setup.log;
     this.codec = setup.codec;
     this.decoder = setup.format.createDecoder();
-    this.acceptedAt = this.lastHeardAt = setup.now;
+    this.acceptedAt = this.lastHeardAt = this.lastSentAt = setup.now;
     this.state = setup.format.hasControlMessages ? "handshake" : "open";
   }
 
@@ -234,6 +237,7 @@ export class Connection {
     if (this.state === "closed" || this.state === "closing") return false;
     if (!this.corked) {
       this.corked = true;
+      this.wrote = true;
       this.socket.cork();
       this.batcher.schedule(this);
     }
@@ -295,6 +299,10 @@ export class Connection {
       this.heard = false;
       this.lastHeardAt = now;
     }
+    if (this.wrote) {
+      this.wrote = false;
+      this.lastSentAt = now;
+    }
     if (this.state === "handshake") {
       // Counted from accept, so trickling bytes cannot keep an unverified connection alive.
       if (now - this.acceptedAt >= this.limits.handshakeTimeoutMs) this.close(KickCode.HandshakeTimeout, "no handshake in time");
@@ -304,7 +312,13 @@ export class Connection {
     if (this.state !== "open") return;
     if (silentFor >= this.limits.idleTimeoutMs) {
       this.close(KickCode.IdleTimeout, `nothing heard for ${silentFor} ms`);
-    } else if (this.format.hasControlMessages && silentFor >= this.limits.heartbeatMs && now - this.lastPingAt >= this.limits.heartbeatMs) {
+    } else if (
+      this.format.hasControlMessages &&
+      // Ping a silent client; also a busy one we have sent nothing to (a client that only
+      // sends notifies), because clients judge the link by hearing from the server.
+      (silentFor >= this.limits.heartbeatMs || now - this.lastSentAt >= this.limits.heartbeatMs) &&
+      now - this.lastPingAt >= this.limits.heartbeatMs
+    ) {
       this.lastPingAt = now;
       this.send({ type: MessageType.Heartbeat, id: 0, command: 0, body: EMPTY });
     }

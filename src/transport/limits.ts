@@ -6,7 +6,7 @@ export interface ConnectionLimits {
   maxOutboundBytes: number;
   /** Requests a connection may have in flight; more are answered with TooManyInFlight. */
   maxInFlight: number;
-  /** A heartbeat is sent after this long without hearing from the client (native frames only). */
+  /** A heartbeat is sent after this long without hearing from the client, or without sending to it (native frames only). */
   heartbeatMs: number;
   /** The connection is closed after this long without hearing from the client. */
   idleTimeoutMs: number;
