@@ -18,6 +18,7 @@ import {
   type Message,
   type ProtocolErrorReason,
 } from "../../src/protocol/index.ts";
+import { hex, plain, type Plain } from "./frames.ts";
 
 /** Small limit so that hostile input can actually reach it. */
 const MAX_BODY = 256;
@@ -28,20 +29,6 @@ const MAGIC = [78, 37, 38, 48] as const;
 const PROTOCOL_VERSION = 9;
 const SERVER_VERSION = 0x01020304;
 
-interface Plain {
-  type: number;
-  id: number;
-  command: number;
-  body: string;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
-
-function plain(m: Message): Plain {
-  return { type: m.type, id: m.id, command: m.command, body: hex(m.body) };
-}
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -10,63 +10,23 @@ import {
   fireflyFormat,
   MessageType,
   ProtocolError,
-  type FrameDecoder,
-  type FrameFormat,
   type Message,
   type ProtocolErrorReason,
 } from "../../src/protocol/index.ts";
+import { bytes, decode, expectProtocolError, hex, plain, pushAll, type Plain } from "./frames.ts";
 
 const CUSTOM = { magic: [78, 37, 38, 48], protocolVersion: 9, serverVersion: 0x01020304 } as const;
 /** The 9 bytes every CUSTOM frame starts with: magic 4e 25 26 30, version 09, server version 01020304. */
 const CUSTOM_PREFIX = "4e252630" + "09" + "01020304";
 const DEFAULT_PREFIX = "00000000" + "00" + "00000000";
 
-function hex(bytes: Uint8Array | null): string | null {
-  return bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
-
-function bytes(hexString: string): Uint8Array {
-  return new Uint8Array(Buffer.from(hexString.replace(/\s+/g, ""), "hex"));
-}
 
 /** A 17-byte firefly header as hex: prefix (magic + versions), u32 length, u32 command. */
 function header(prefix: string, length: number, command = 1): string {
   return prefix + length.toString(16).padStart(8, "0") + command.toString(16).padStart(8, "0");
 }
 
-interface Plain {
-  type: number;
-  id: number;
-  command: number;
-  body: string | null;
-}
 
-function plain(m: Message): Plain {
-  return { type: m.type, id: m.id, command: m.command, body: hex(m.body) };
-}
-
-function pushAll(decoder: FrameDecoder, ...chunks: Uint8Array[]): Plain[] {
-  const out: Plain[] = [];
-  for (const chunk of chunks) decoder.push(chunk, (m) => out.push(plain(m)));
-  return out;
-}
-
-function decode(format: FrameFormat, ...chunks: Uint8Array[]): Plain[] {
-  return pushAll(format.createDecoder(), ...chunks);
-}
-
-/** Asserts that `fn` throws a ProtocolError with `reason`, and returns it. */
-function expectProtocolError(fn: () => unknown, reason: ProtocolErrorReason): ProtocolError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ProtocolError, `expected ProtocolError(${reason}), got ${String(caught)}`);
-  assert.equal(caught.reason, reason);
-  return caught;
-}
 
 const msg = (type: MessageType, command: number, body: Uint8Array, id = 0): Message => ({ type, id, command, body });
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -11,19 +11,11 @@ import {
   nativeFormat,
   ProtocolError,
   U32_MAX,
-  type FrameDecoder,
-  type FrameFormat,
   type Message,
   type ProtocolErrorReason,
 } from "../../src/protocol/index.ts";
+import { bytes, decode, expectProtocolError, hex, plain, pushAll, type Plain } from "./frames.ts";
 
-function hex(bytes: Uint8Array | null): string | null {
-  return bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
-
-function bytes(hexString: string): Uint8Array {
-  return new Uint8Array(Buffer.from(hexString.replace(/\s+/g, ""), "hex"));
-}
 
 const u32 = (n: number): string => n.toString(16).padStart(8, "0");
 const u8 = (n: number): string => n.toString(16).padStart(2, "0");
@@ -33,38 +25,7 @@ function header(length: number, type: number, flags = 0, id = 0, command = 1): s
   return u32(length) + u8(type) + u8(flags) + u32(id) + u32(command);
 }
 
-interface Plain {
-  type: number;
-  id: number;
-  command: number;
-  body: string | null;
-}
 
-function plain(m: Message): Plain {
-  return { type: m.type, id: m.id, command: m.command, body: hex(m.body) };
-}
-
-function pushAll(decoder: FrameDecoder, ...chunks: Uint8Array[]): Plain[] {
-  const out: Plain[] = [];
-  for (const chunk of chunks) decoder.push(chunk, (m) => out.push(plain(m)));
-  return out;
-}
-
-function decode(format: FrameFormat, ...chunks: Uint8Array[]): Plain[] {
-  return pushAll(format.createDecoder(), ...chunks);
-}
-
-function expectProtocolError(fn: () => unknown, reason: ProtocolErrorReason): ProtocolError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ProtocolError, `expected ProtocolError(${reason}), got ${String(caught)}`);
-  assert.equal(caught.reason, reason);
-  return caught;
-}
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const ALL_TYPES = Object.values(MessageType);
