@@ -1,0 +1,50 @@
+/** Command-line options of `npm run bench`. */
+export interface Options {
+  write: boolean;
+  load: boolean;
+  idle: boolean;
+  profile: boolean;
+  warmupMs: number;
+  measureMs: number;
+  /** Each cell is measured this many times (interleaved); the table shows the median. */
+  rounds: number;
+  clients: number[];
+  idleCount: number;
+  /** Seconds the run may spend in total waiting for other processes to leave the CPUs alone. */
+  waitQuietS: number;
+  only: string[] | null;
+  payload: number;
+}
+
+export const USAGE = `npm run bench -- [--quick] [--write] [--no-load] [--no-idle] [--rounds=N]
+    [--warmup=ms] [--measure=ms] [--clients=100,1000] [--idle=19000]
+    [--only=raw-net,native,firefly,raw-ws,glowfly-ws] [--wait-quiet[=seconds]] [--profile]`;
+
+export function parseOptions(argv: readonly string[]): Options {
+  const flag = (name: string) => argv.includes(`--${name}`);
+  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const num = (name: string, fallback: number) => {
+    const v = value(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} wants a number, got ${v}\n${USAGE}`);
+    return n;
+  };
+  const quick = flag("quick");
+  const clients = (value("clients") ?? "100,1000").split(",").map(Number);
+  if (clients.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`--clients wants positive integers\n${USAGE}`);
+  return {
+    write: flag("write"),
+    load: !flag("no-load"),
+    idle: !flag("no-idle"),
+    profile: flag("profile"),
+    warmupMs: num("warmup", quick ? 500 : 1000),
+    measureMs: num("measure", quick ? 1000 : 5000),
+    rounds: Math.max(1, Math.round(num("rounds", quick ? 1 : 3))),
+    clients,
+    idleCount: num("idle", 19_000),
+    waitQuietS: flag("wait-quiet") ? 600 : num("wait-quiet", 0),
+    only: value("only")?.split(",") ?? null,
+    payload: 64,
+  };
+}
