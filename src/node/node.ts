@@ -5,7 +5,6 @@
  */
 import {
   CommandError,
-  codecByName,
   ErrorCode,
   fireflyFormat,
   KickCode,
@@ -29,6 +28,7 @@ import {
 import { parseNodeConfig, resolveLimits, type NodeConfigInput } from "../config/index.ts";
 import { consoleLogger, type Logger } from "../log/logger.ts";
 import type { App } from "./app.ts";
+import { ConnectionContext, PushEncoder } from "./context.ts";
 import { CommandRegistry, type ClientContext, type CommandEntry } from "./registry.ts";
 
 export interface NodeOptions {
@@ -65,6 +65,7 @@ export class Node implements ConnectionHandler {
   private readonly acceptors: Acceptor[] = [];
   private listening: ListenAddress[] = [];
   private state: NodeState = "new";
+  private readonly codecs: PushEncoder;
   private readonly counters = { requests: 0, errors: 0, droppedNotifies: 0 };
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -75,6 +76,7 @@ export class Node implements ConnectionHandler {
     this.apps = options.apps ?? [];
     this.log = (options.logger ?? consoleLogger({ level: this.config.log?.level ?? "info" })).child({ node: this.name });
     const codec: CodecName = this.config.codec ?? "json";
+    this.codecs = new PushEncoder(codec);
     this.commands = new CommandRegistry(codec);
     const limits = [this.config.limits, ...(this.config.tcp ?? []).map((l) => l.limits), ...(this.config.ws ?? []).map((l) => l.limits)];
     const shortest = Math.min(...limits.map((l) => resolveLimits(this.config.limits, l)).map((l) => Math.min(l.heartbeatMs, l.idleTimeoutMs, l.handshakeTimeoutMs)));
@@ -207,7 +209,7 @@ export class Node implements ConnectionHandler {
   }
 
   private encodePush<T>(message: PushDef<T>, data: T): Uint8Array {
-    return codecByName(message.codec ?? this.config.codec ?? "json").encode(data);
+    return this.codecs.encodePush(message, data);
   }
 
   // ConnectionHandler: the transport's traffic arrives here.
@@ -217,14 +219,7 @@ export class Node implements ConnectionHandler {
       connection.close(KickCode.ShuttingDown, "server is not accepting clients");
       return;
     }
-    const context: ClientContext = {
-      id: connection.id,
-      remoteAddress: connection.remoteAddress,
-      transport: connection.transport,
-      push: (message, data) => connection.push(message.id, this.encodePush(message, data)),
-      kick: (reason) => connection.close(KickCode.Kicked, reason),
-    };
-    connection.context = context;
+    connection.context = new ConnectionContext(connection, this.codecs);
   }
 
   request(connection: Connection, message: Message): void {
