@@ -1,0 +1,261 @@
+/**
+ * The master's process supervisor: spawns one process per node, restarts crashed ones with
+ * backoff, stops restarting a crash-looping node and says why, and stops everything in
+ * reverse dependency order within a deadline. It knows processes, not what runs in them.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { Logger } from "../log/logger.ts";
+import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from "./restart-policy.ts";
+
+export interface ProcessSpec {
+  /** The node's name. */
+  name: string;
+  command: string;
+  args: readonly string[];
+  env?: Readonly<Record<string, string>>;
+  cwd?: string;
+  /**
+   * "ipc": the child opens an IPC channel and is running once it sends `{ type: "ready" }`;
+   * "spawn": running as soon as it has spawned.
+   */
+  ready: "ipc" | "spawn";
+}
+
+export type ProcessState = "starting" | "running" | "backoff" | "crash-loop" | "stopping" | "stopped";
+
+export interface ProcessStatus {
+  name: string;
+  state: ProcessState;
+  pid: number | null;
+  /** Restarts after crashes since the master started. */
+  restarts: number;
+  /** Milliseconds since the current process became running (0 if it is not). */
+  uptimeMs: number;
+  /** Exit code or signal of the last exit, if any. */
+  lastExit: string | null;
+  /** Why the node is not running, for crash-loop and failed starts. */
+  reason: string | null;
+  /** The last IPC message the node sent besides "ready" (nodes report their status this way). */
+  report: unknown;
+}
+
+export interface SupervisorOptions {
+  /** In start order: roots before the nodes that link to them. Stop goes in reverse. */
+  specs: readonly ProcessSpec[];
+  log: Logger;
+  restart?: Partial<RestartPolicy>;
+  /** How long a node may take to report ready (default 15 s). */
+  readyTimeoutMs?: number;
+  /** Where a child's output goes (default: this process's stdout/stderr, prefixed with the name). */
+  output?: (name: string, stream: "stdout" | "stderr", line: string) => void;
+}
+
+interface Entry {
+  spec: ProcessSpec;
+  child: ChildProcess | null;
+  state: ProcessState;
+  history: CrashHistory;
+  restarts: number;
+  runningSince: number;
+  lastExit: string | null;
+  reason: string | null;
+  report: unknown;
+  timer: NodeJS.Timeout | null;
+  exited: Promise<void>;
+}
+
+const defaultOutput = (name: string, stream: "stdout" | "stderr", line: string): void => {
+  (stream === "stdout" ? process.stdout : process.stderr).write(`[${name}] ${line}\n`);
+};
+
+export class Supervisor {
+  private readonly entries = new Map<string, Entry>();
+  private readonly order: string[];
+  private readonly policy: RestartPolicy;
+  private readonly readyTimeoutMs: number;
+  private readonly output: NonNullable<SupervisorOptions["output"]>;
+  private readonly log: Logger;
+  private stopping = false;
+
+  constructor(options: SupervisorOptions) {
+    this.policy = { ...DEFAULT_RESTART_POLICY, ...options.restart };
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
+    this.output = options.output ?? defaultOutput;
+    this.log = options.log;
+    this.order = options.specs.map((s) => s.name);
+    for (const spec of options.specs) {
+      if (this.entries.has(spec.name)) throw new Error(`two processes are named "${spec.name}"`);
+      this.entries.set(spec.name, {
+        spec,
+        child: null,
+        state: "stopped",
+        history: new CrashHistory(this.policy),
+        restarts: 0,
+        runningSince: 0,
+        lastExit: null,
+        reason: null,
+        report: null,
+        timer: null,
+        exited: Promise.resolve(),
+      });
+    }
+  }
+
+  /** Start every node in order, each after the previous one is running (or failed to start). */
+  async startAll(): Promise<void> {
+    for (const name of this.order) await this.launch(this.entry(name));
+  }
+
+  status(): ProcessStatus[] {
+    const now = Date.now();
+    return this.order.map((name) => {
+      const e = this.entry(name);
+      return {
+        name,
+        state: e.state,
+        pid: e.child?.pid ?? null,
+        restarts: e.restarts,
+        uptimeMs: e.state === "running" ? now - e.runningSince : 0,
+        lastExit: e.lastExit,
+        reason: e.reason,
+        report: e.report,
+      };
+    });
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  /** Send a message to a node over its IPC channel. Returns false if it has none or is not running. */
+  send(name: string, message: unknown): boolean {
+    const child = this.entries.get(name)?.child;
+    if (!child?.connected) return false;
+    child.send(message as object);
+    return true;
+  }
+
+  /** Stop a node gracefully and start it again; clears a crash-loop. */
+  async restart(name: string, deadlineMs = 10_000): Promise<void> {
+    const e = this.entry(name);
+    this.cancelTimer(e);
+    await this.terminate(e, Date.now() + deadlineMs);
+    e.history.reset();
+    e.reason = null;
+    await this.launch(e);
+  }
+
+  /** Stop every node in reverse start order; what has not exited by the deadline is killed. */
+  async stopAll(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    const deadline = Date.now() + deadlineMs;
+    for (const e of this.entries.values()) this.cancelTimer(e);
+    for (const name of [...this.order].reverse()) await this.terminate(this.entry(name), deadline);
+  }
+
+  private entry(name: string): Entry {
+    const e = this.entries.get(name);
+    if (!e) throw new Error(`no node named "${name}"`);
+    return e;
+  }
+
+  private cancelTimer(e: Entry): void {
+    if (e.timer) clearTimeout(e.timer);
+    e.timer = null;
+  }
+
+  private async launch(e: Entry): Promise<void> {
+    if (this.stopping) return;
+    const { spec } = e;
+    const child = spawn(spec.command, [...spec.args], {
+      cwd: spec.cwd,
+      env: { ...process.env, ...spec.env },
+      stdio: spec.ready === "ipc" ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
+    });
+    e.child = child;
+    e.state = "starting";
+    e.report = null;
+    for (const stream of ["stdout", "stderr"] as const) {
+      const source = child[stream];
+      if (source) createInterface({ input: source }).on("line", (line) => this.output(spec.name, stream, line));
+    }
+    let resolveReady: (ok: boolean) => void = () => {};
+    const ready = new Promise<boolean>((resolve) => (resolveReady = resolve));
+    e.exited = new Promise<void>((resolve) => {
+      child.once("exit", (code, signal) => {
+        resolveReady(false);
+        this.exited(e, child, code, signal);
+        resolve();
+      });
+    });
+    child.once("error", (err) => {
+      this.log.error("cannot spawn node", { node: spec.name, error: err.message });
+      e.reason = `cannot spawn: ${err.message}`;
+    });
+    child.on("message", (message: unknown) => {
+      if (typeof message === "object" && message !== null && (message as { type?: unknown }).type === "ready") resolveReady(true);
+      else e.report = message;
+    });
+    if (spec.ready === "spawn") resolveReady(true);
+    const timer = setTimeout(() => resolveReady(false), this.readyTimeoutMs);
+    const ok = await ready;
+    clearTimeout(timer);
+    if (ok && e.child === child && e.state === "starting") {
+      e.state = "running";
+      e.runningSince = Date.now();
+      this.log.info("node running", { node: spec.name, pid: child.pid });
+    } else if (e.child === child && child.exitCode === null && e.state === "starting") {
+      e.reason = `not ready within ${this.readyTimeoutMs} ms`;
+      this.log.warn("node did not report ready; killing it", { node: spec.name });
+      child.kill("SIGKILL"); // counted as a crash by exited()
+      await e.exited;
+    }
+  }
+
+  private exited(e: Entry, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (e.child !== child) return;
+    e.child = null;
+    e.lastExit = signal ? `signal ${signal}` : `code ${code}`;
+    if (e.state === "stopping" || this.stopping) {
+      e.state = "stopped";
+      return;
+    }
+    const delay = e.history.record(Date.now());
+    if (delay === null) {
+      e.state = "crash-loop";
+      e.reason = `crashed ${e.history.recent} times within ${this.policy.windowMs} ms (last exit: ${e.lastExit}); not restarting`;
+      this.log.error("node is crash-looping; restarts stopped", { node: e.spec.name, lastExit: e.lastExit });
+      return;
+    }
+    e.state = "backoff";
+    this.log.warn("node exited; restarting", { node: e.spec.name, exit: e.lastExit, inMs: delay });
+    e.timer = setTimeout(() => {
+      e.timer = null;
+      e.restarts++;
+      this.launch(e).catch((err: unknown) => this.log.error("restart failed", { node: e.spec.name, error: String(err) }));
+    }, delay);
+  }
+
+  /** SIGTERM, wait until the deadline, then SIGKILL. */
+  private async terminate(e: Entry, deadline: number): Promise<void> {
+    const child = e.child;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) {
+      if (e.state !== "crash-loop") e.state = "stopped";
+      return;
+    }
+    e.state = "stopping";
+    child.kill("SIGTERM");
+    const exited = e.exited;
+    const inTime = await Promise.race([exited.then(() => true), sleep(Math.max(0, deadline - Date.now())).then(() => false)]);
+    if (!inTime) {
+      this.log.warn("node did not stop by the deadline; killing it", { node: e.spec.name });
+      child.kill("SIGKILL");
+      await exited;
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
