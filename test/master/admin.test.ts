@@ -16,16 +16,18 @@ function recorder() {
   const calls: string[] = [];
   const actions: AdminActions = {
     status: () => ({ nodes: [{ name: "gate", state: "running" }] }),
-    stop: async (o) => {
+    stop: (o) => {
       calls.push(`stop:${o.deadlineMs ?? "default"}`);
+      return Promise.resolve();
     },
-    reload: async () => {
+    reload: () => {
       calls.push("reload");
-      return { gate: "ok" };
+      return Promise.resolve({ gate: "ok" });
     },
-    restart: async (name) => {
-      if (name !== "game1") throw new UnknownNodeError(`no node named "${name}"`);
+    restart: (name) => {
+      if (name !== "game1") return Promise.reject(new UnknownNodeError(`no node named "${name}"`));
       calls.push(`restart:${name}`);
+      return Promise.resolve();
     },
   };
   return { calls, actions };
