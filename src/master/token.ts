@@ -19,7 +19,7 @@ export async function loadAdminToken(tokenFile: string, options: { create: boole
     return token;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !options.create) {
-      throw new Error(`no admin token: set ${TOKEN_ENV} or provide ${tokenFile} (${(err as Error).message})`);
+      throw new Error(`no admin token: set ${TOKEN_ENV} or provide ${tokenFile} (${(err as Error).message})`, { cause: err });
     }
   }
   const token = randomBytes(32).toString("hex");
