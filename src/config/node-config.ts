@@ -10,7 +10,12 @@ const positiveInt = z.number().int().positive();
 const port = z.number().int().min(0).max(65535);
 const byte = z.number().int().min(0).max(255);
 
-const limitsSchema = z
+/** Node names: what `name` in a node config and a server's key in a cluster config may be. */
+export const NODE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+export const NODE_NAME_RULE = "a name of 1 to 64 letters, digits, '_', '.' or '-'";
+export const logLevelSchema = z.enum(["debug", "info", "warn", "error", "silent"]);
+
+export const limitsSchema = z
   .object({
     maxBodyBytes: positiveInt.max(64 * 1024 * 1024),
     maxOutboundBytes: positiveInt,
@@ -22,7 +27,7 @@ const limitsSchema = z
   .partial()
   .strict();
 
-const fireflySchema = z
+export const fireflySchema = z
   .object({
     magic: z.tuple([byte, byte, byte, byte]).optional(),
     protocolVersion: byte.optional(),
@@ -52,7 +57,7 @@ const wsListenerSchema = z
 
 export const nodeConfigSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "a name of 1 to 64 letters, digits, '_', '.' or '-'"),
+    name: z.string().regex(NODE_NAME_PATTERN, NODE_NAME_RULE),
     app: z.union([z.string().min(1), z.array(z.string().min(1))], { error: "expected a module path or a list of module paths" }).optional(),
     codec: z.enum(["raw", "json", "msgpack"]).optional(),
     tcp: z.array(tcpListenerSchema).optional(),
@@ -60,13 +65,14 @@ export const nodeConfigSchema = z
     limits: limitsSchema.optional(),
     maxConnections: positiveInt.max(10_000_000).optional(),
     stopDeadlineMs: positiveInt.optional(),
-    log: z.object({ level: z.enum(["debug", "info", "warn", "error", "silent"]).optional() }).strict().optional(),
+    log: z.object({ level: logLevelSchema.optional() }).strict().optional(),
   })
   .strict();
 
 /** A node config as written in a file (every key but `name` optional). */
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
 export type LimitsInput = z.input<typeof limitsSchema>;
+export type FireflyFrameInput = z.input<typeof fireflySchema>;
 
 /** Thrown for a config that does not validate; `issues` holds one line per problem. */
 export class ConfigError extends Error {
@@ -106,15 +112,22 @@ export function resolveLimits(nodeLimits: LimitsInput | undefined, portLimits: L
   return { ...DEFAULT_LIMITS, ...nodeLimits, ...portLimits };
 }
 
+/** The relations between resolved limits that must hold; one issue line per broken one, under `path`. */
+export function limitRelationIssues(path: string, limits: ConnectionLimits): string[] {
+  const issues: string[] = [];
+  if (limits.maxOutboundBytes < limits.maxBodyBytes + 64) {
+    issues.push(`${path}.maxOutboundBytes: must hold at least one full frame (maxBodyBytes + 64 = ${limits.maxBodyBytes + 64})`);
+  }
+  if (limits.idleTimeoutMs <= limits.heartbeatMs) {
+    issues.push(`${path}.idleTimeoutMs: must be greater than heartbeatMs (${limits.heartbeatMs}) so a heartbeat can be answered`);
+  }
+  return issues;
+}
+
 function checkLimitRelations(config: NodeConfigInput, source: string): void {
   const issues: string[] = [];
   const check = (path: string, limits: ConnectionLimits) => {
-    if (limits.maxOutboundBytes < limits.maxBodyBytes + 64) {
-      issues.push(`${path}.maxOutboundBytes: must hold at least one full frame (maxBodyBytes + 64 = ${limits.maxBodyBytes + 64})`);
-    }
-    if (limits.idleTimeoutMs <= limits.heartbeatMs) {
-      issues.push(`${path}.idleTimeoutMs: must be greater than heartbeatMs (${limits.heartbeatMs}) so a heartbeat can be answered`);
-    }
+    issues.push(...limitRelationIssues(path, limits));
   };
   check("limits", resolveLimits(config.limits, undefined));
   config.tcp?.forEach((l, i) => check(`tcp[${i}].limits`, resolveLimits(config.limits, l.limits)));
