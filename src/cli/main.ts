@@ -1,78 +1,115 @@
 #!/usr/bin/env node
 /**
  * The `glowfly` command.
- *   glowfly start [config]   start a node from a config file (default ./glowfly.json)
+ *   glowfly start [config]                 a node config: start that node; a cluster config: start the master
+ *   glowfly start [config] --node <name>   start one node of a cluster config
+ *   glowfly status | stop | reload [config]
+ *   glowfly restart <node> [config]        admin calls to a running master
  */
-import { dirname, resolve } from "node:path";
-import { ConfigError, loadNodeConfigFile } from "../config/index.ts";
-import { loadApp, Node } from "../node/index.ts";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError, loadConfig, type ClusterConfig } from "../config/index.ts";
+import { consoleLogger } from "../log/logger.ts";
+import { Master } from "../master/master.ts";
+import { loadAdminToken } from "../master/token.ts";
+import { adminCall } from "./admin-client.ts";
+import { runClusterNode } from "./node-process.ts";
+import { parseArgs, UsageError, USAGE, type Args } from "./args.ts";
+import { runSingleNode } from "./single-node.ts";
 
-const USAGE = `usage: glowfly start [config.json]
+const DEFAULT_CONFIGS = ["glowfly.json", "config.json"];
 
-  start [config]   start a node from a config file (default: ./glowfly.json)
-  help             show this text`;
-
-async function start(configPath: string): Promise<void> {
-  const path = resolve(configPath);
-  const config = await loadNodeConfigFile(path);
-  const baseDir = dirname(path);
-  const appPaths = config.app === undefined ? [] : Array.isArray(config.app) ? config.app : [config.app];
-  // App modules may be TypeScript: let tsx load them when glowfly itself runs as compiled JS.
-  if (appPaths.some((p) => /\.(c|m)?tsx?$/.test(p))) {
-    const { register } = await import("tsx/esm/api");
-    register();
+async function configPath(given: string | undefined): Promise<string> {
+  if (given !== undefined) return resolve(given);
+  const { access } = await import("node:fs/promises");
+  for (const candidate of DEFAULT_CONFIGS) {
+    try {
+      await access(candidate);
+      return resolve(candidate);
+    } catch {
+      // try the next
+    }
   }
-  const apps = await Promise.all(appPaths.map((p) => loadApp(p, baseDir)));
-  const node = new Node({ config, apps });
-  const addresses = await node.start();
-  for (const a of addresses) {
-    const scheme = a.transport === "ws" ? "ws" : "tcp";
-    process.stdout.write(`glowfly node "${node.name}" listening: ${scheme}://${a.host}:${a.port}${a.path} (${a.frame} frames)\n`);
+  throw new UsageError(`no config given and none of ${DEFAULT_CONFIGS.join(", ")} in ${process.cwd()}`);
+}
+
+/** Exit code, or -1 to keep running (servers). */
+async function main(args: Args): Promise<number> {
+  if (args.command === "help") {
+    process.stdout.write(USAGE + "\n");
+    return 0;
   }
-  let stopping = false;
+  const path = await configPath(args.config);
+  const loaded = await loadConfig(path);
+  if (args.command === "start") {
+    if (loaded.kind === "node") {
+      if (args.node !== undefined) throw new UsageError("--node needs a cluster config (one with `servers`)");
+      await runSingleNode(loaded.config, path);
+    } else if (args.node !== undefined) {
+      await runClusterNode(loaded.config, args.node);
+    } else {
+      await runMaster(loaded.config, path);
+    }
+    return -1;
+  }
+  if (loaded.kind === "node") throw new UsageError(`${args.command} talks to a cluster's master; ${path} is a single-node config`);
+  return admin(loaded.config, args);
+}
+
+async function runMaster(config: ClusterConfig, path: string): Promise<void> {
+  const log = consoleLogger({ level: config.master.log.level }).child({ node: "master" });
+  const self = fileURLToPath(import.meta.url);
+  const master = new Master({
+    config,
+    log,
+    nodeCommand: (name) => ({ command: process.execPath, args: [...process.execArgv, self, "start", path, "--node", name] }),
+  });
+  const { admin: address } = await master.start();
+  process.stdout.write(`glowfly master: ${config.nodes.size} node(s) from ${path}${address ? `; admin API http://${address.host}:${address.port}` : ""}\n`);
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    node.log.info("stopping", { signal });
-    node.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        node.log.error("stop failed", { error: String(err) });
-        process.exit(1);
-      },
-    );
+    log.info("signal", { signal });
+    void master.stop();
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  void master.stopped.then(() => process.exit(0));
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  const [commandName, ...rest] = argv;
-  switch (commandName) {
-    case "start":
-      if (rest.length > 1) {
-        process.stderr.write(`glowfly start takes one config path, got ${rest.length}\n${USAGE}\n`);
-        return 2;
-      }
-      await start(rest[0] ?? "glowfly.json");
-      return -1; // keep running until a signal
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      process.stdout.write(USAGE + "\n");
-      return commandName === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`unknown command "${commandName}"\n${USAGE}\n`);
-      return 2;
-  }
+async function admin(config: ClusterConfig, args: Args): Promise<number> {
+  const { master } = config;
+  if (master.webport === null) throw new UsageError(`${config.source} gives the master no webport: there is no admin API to call`);
+  const token = await loadAdminToken(master.tokenFile, { create: false });
+  const host = master.host === "0.0.0.0" || master.host === "::" ? "127.0.0.1" : master.host;
+  const base = `http://${host.includes(":") ? `[${host}]` : host}:${master.webport}`;
+  const [method, path] =
+    args.command === "status"
+      ? (["GET", "/status"] as const)
+      : args.command === "stop"
+        ? (["POST", "/stop"] as const)
+        : args.command === "reload"
+          ? (["POST", "/reload"] as const)
+          : (["POST", `/nodes/${encodeURIComponent(args.node ?? "")}/restart`] as const);
+  const reply = await adminCall(base, token, method, path);
+  process.stdout.write(JSON.stringify(reply.body, null, 2) + "\n");
+  return reply.status < 300 ? 0 : 1;
 }
 
-main(process.argv.slice(2)).then(
+let parsed: Args;
+try {
+  parsed = parseArgs(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+  process.exit(2);
+}
+main(parsed).then(
   (code) => {
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
     process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `glowfly: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },

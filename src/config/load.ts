@@ -22,9 +22,12 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-/** tsx's loader hooks, registered once per process, the first time a `.ts` config is read. */
+/**
+ * tsx's loader hooks, registered once per process, the first time a `.ts` config or app is
+ * read. Module-level on purpose: loader hooks belong to the process, not to a node.
+ */
 let tsxRegistered: Promise<void> | undefined;
-function registerTsx(): Promise<void> {
+export function registerTsx(): Promise<void> {
   tsxRegistered ??= import("tsx/esm/api").then(({ register }) => {
     register();
   });

@@ -166,7 +166,7 @@ test("glowfly with an unknown command exits 2 with the usage; help exits 0", asy
   const bogus = await runToExit(["bogus"]);
   assert.equal(bogus.code, 2);
   assert.match(bogus.stderr, /unknown command "bogus"/);
-  assert.match(bogus.stderr, /usage: glowfly start \[config\.json\]/);
+  assert.match(bogus.stderr, /usage:\n {2}glowfly start \[config\]/);
 
   const extra = await runToExit(["start", "a.json", "b.json"]);
   assert.equal(extra.code, 2);
@@ -174,6 +174,10 @@ test("glowfly with an unknown command exits 2 with the usage; help exits 0", asy
 
   const help = await runToExit(["help"]);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /usage: glowfly start/);
+  assert.match(help.stdout, /usage:\n {2}glowfly start/);
+
+  const badOption = await runToExit(["start", "--bogus"]);
+  assert.equal(badOption.code, 2);
+  assert.match(badOption.stderr, /unknown option "--bogus"/);
   assert.equal(help.stderr, "");
 });

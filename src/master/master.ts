@@ -1,0 +1,120 @@
+/**
+ * The master: spawns and supervises every node of a cluster config, and serves the admin API.
+ * It holds no game state; a node keeps serving its clients if the master goes away.
+ */
+import type { ClusterConfig } from "../config/index.ts";
+import type { Logger } from "../log/logger.ts";
+import { AdminServer, UnknownNodeError } from "./admin.ts";
+import { Supervisor, type ProcessStatus } from "./supervisor.ts";
+import { loadAdminToken } from "./token.ts";
+
+export interface MasterOptions {
+  config: ClusterConfig;
+  /** How to start one node: the command and arguments for node `name`. */
+  nodeCommand: (name: string) => { command: string; args: string[] };
+  log: Logger;
+  /** Where node output goes (default: prefixed lines on this process's stdout/stderr). */
+  output?: (name: string, stream: "stdout" | "stderr", line: string) => void;
+}
+
+/** What a node reports about itself over IPC (see src/cli/node-process.ts). */
+export interface NodeReport {
+  type: "status";
+  connections: number;
+  inFlight: number;
+  requests: number;
+}
+
+export interface NodeStatus extends Omit<ProcessStatus, "report"> {
+  roles: readonly string[];
+  /** Client connections and requests in flight, as last reported by the node. */
+  connections: number | null;
+  inFlight: number | null;
+}
+
+export class Master {
+  private readonly supervisor: Supervisor;
+  private admin: AdminServer | null = null;
+  private readonly startedAt = Date.now();
+  private stopping: Promise<void> | null = null;
+  private resolveStopped: () => void = () => {};
+  /** Resolves once the cluster has stopped (by stop(), a signal, or the admin API). */
+  readonly stopped: Promise<void>;
+
+  constructor(private readonly options: MasterOptions) {
+    const { config } = options;
+    this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+    this.supervisor = new Supervisor({
+      specs: config.startOrder.map((name) => ({ name, ...options.nodeCommand(name), ready: "ipc" as const })),
+      log: options.log,
+      restart: config.master.restart,
+      output: options.output,
+    });
+  }
+
+  /** Start the admin API (if the config has a webport), then every node in start order. */
+  async start(): Promise<{ admin: { host: string; port: number } | null }> {
+    const { config, log } = this.options;
+    for (const notice of config.notices) log.info(`config: ${notice}`);
+    let admin: { host: string; port: number } | null = null;
+    if (config.master.webport !== null) {
+      const token = await loadAdminToken(config.master.tokenFile, { create: true });
+      this.admin = new AdminServer({
+        host: config.master.host,
+        port: config.master.webport,
+        token,
+        log,
+        actions: {
+          status: () => this.status(),
+          stop: (o) => this.stop(o.deadlineMs),
+          reload: () => Promise.resolve(this.reload()),
+          restart: (name) => {
+            if (!this.supervisor.has(name)) return Promise.reject(new UnknownNodeError(`no node named "${name}"`));
+            return this.supervisor.restart(name);
+          },
+        },
+      });
+      admin = await this.admin.listen();
+      log.info("admin API listening", { address: `http://${admin.host}:${admin.port}`, tokenFile: config.master.tokenFile });
+    }
+    await this.supervisor.startAll();
+    return { admin };
+  }
+
+  status(): { cluster: string; master: { pid: number; uptimeMs: number }; nodes: NodeStatus[] } {
+    const nodes = this.supervisor.status().map(({ report, ...process }) => {
+      const r = isReport(report) ? report : null;
+      return {
+        ...process,
+        roles: this.options.config.nodes.get(process.name)?.roles ?? [],
+        connections: r?.connections ?? null,
+        inFlight: r?.inFlight ?? null,
+      };
+    });
+    return { cluster: this.options.config.source, master: { pid: process.pid, uptimeMs: Date.now() - this.startedAt }, nodes };
+  }
+
+  /** Ask every running node to re-import its reload module. Returns which nodes were asked. */
+  reload(): Record<string, "asked" | "not running"> {
+    const result: Record<string, "asked" | "not running"> = {};
+    for (const name of this.options.config.startOrder) {
+      result[name] = this.supervisor.send(name, { type: "reload" }) ? "asked" : "not running";
+    }
+    return result;
+  }
+
+  /** Stop every node (children before roots) within the deadline, then the admin API. */
+  stop(deadlineMs = this.options.config.master.stopDeadlineMs): Promise<void> {
+    this.stopping ??= (async () => {
+      this.options.log.info("stopping the cluster", { deadlineMs });
+      await this.supervisor.stopAll(deadlineMs);
+      await this.admin?.close();
+      this.resolveStopped();
+    })();
+    return this.stopping;
+  }
+}
+
+function isReport(value: unknown): value is NodeReport {
+  return typeof value === "object" && value !== null && (value as { type?: unknown }).type === "status";
+}

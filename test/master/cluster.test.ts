@@ -1,0 +1,114 @@
+/**
+ * A whole cluster through the CLI: `glowfly start` runs the master, which spawns real node
+ * processes; a killed node is restarted while the others keep serving; `glowfly status` and
+ * `glowfly stop` talk to the admin API with the token.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { connect, type Client } from "../../src/client/index.ts";
+import { Echo } from "../../examples/echo/commands.ts";
+import { waitFor } from "../helpers.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const CLI = join(ROOT, "src/cli/main.ts");
+const TOKEN = "cluster-test-token";
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  await new Promise<void>((r) => server.close(() => r()));
+  return typeof address === "object" && address ? address.port : 0;
+}
+
+function glowfly(args: string[]): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, GLOWFLY_ADMIN_TOKEN: TOKEN },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+async function run(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  const child = glowfly(args);
+  let stdout = "";
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once("exit", r));
+  return { code, stdout };
+}
+
+interface NodeRow {
+  name: string;
+  state: string;
+  pid: number | null;
+  restarts: number;
+  connections: number | null;
+}
+
+test("the master runs a cluster, restarts a killed node, reports status and stops on request", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "glowfly-cluster-"));
+  const [web, p1, p2] = [await freePort(), await freePort(), await freePort()];
+  const config = join(dir, "config.json");
+  const app = join(ROOT, "examples/echo/app.ts");
+  await writeFile(
+    config,
+    JSON.stringify({
+      master: { webport: web, restart: { initialDelayMs: 100 } },
+      servers: {
+        game1: { netport: p1, frame: "native", app },
+        game2: { netport: p2, frame: "native", app },
+      },
+    }),
+  );
+  const master = glowfly(["start", config]);
+  let out = "";
+  master.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  master.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const clients: Client[] = [];
+  const status = async (): Promise<NodeRow[]> => {
+    const res = await fetch(`http://127.0.0.1:${web}/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    return ((await res.json()) as { nodes: NodeRow[] }).nodes;
+  };
+  try {
+    await waitFor(() => out.includes("admin API"), 15_000, "the master to start");
+    await waitFor(() => /node running.*game2/.test(out), 15_000, "both nodes to run");
+    const c1 = await connect(`tcp://127.0.0.1:${p1}`, { reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const c2 = await connect(`tcp://127.0.0.1:${p2}`, { reconnect: false });
+    clients.push(c1, c2);
+    assert.deepEqual(await c1.request(Echo, { text: "one" }), { text: "one" });
+
+    const before = (await status()).find((n) => n.name === "game1")!;
+    assert.equal(before.state, "running");
+    process.kill(before.pid!, "SIGKILL");
+    // game2's client never notices.
+    for (let i = 0; i < 20; i++) assert.deepEqual(await c2.request(Echo, { text: `two ${i}` }), { text: `two ${i}` });
+    const deadline = Date.now() + 15_000;
+    let after = before;
+    while (!(after.state === "running" && after.restarts === 1)) {
+      assert.ok(Date.now() < deadline, `game1 was not restarted: ${JSON.stringify(after)}`);
+      await new Promise((r) => setTimeout(r, 50));
+      after = (await status()).find((n) => n.name === "game1")!;
+    }
+    assert.notEqual(after.pid, before.pid);
+    await waitFor(() => c1.state === "open", 10_000, "game1's client to reconnect by itself");
+    assert.deepEqual(await c1.request(Echo, { text: "back" }), { text: "back" });
+
+    const cli = await run(["status", config]);
+    assert.equal(cli.code, 0);
+    const rows = (JSON.parse(cli.stdout) as { nodes: NodeRow[] }).nodes;
+    assert.deepEqual(rows.map((n) => [n.name, n.state]), [["game1", "running"], ["game2", "running"]]);
+
+    const stopped = new Promise<number | null>((r) => master.once("exit", r));
+    assert.equal((await run(["stop", config])).code, 0);
+    assert.equal(await stopped, 0);
+    for (const row of rows) assert.throws(() => process.kill(row.pid!, 0), /ESRCH/, `${row.name} is gone`);
+  } finally {
+    for (const c of clients) c.close();
+    master.kill("SIGKILL");
+  }
+});
