@@ -5,3 +5,4 @@ export * from "./config/index.ts";
 export * from "./log/logger.ts";
 export type { ListenAddress, ConnectionLimits, TransportKind } from "./transport/index.ts";
 export { DEFAULT_LIMITS } from "./transport/index.ts";
+export * from "./rpc/index.ts";

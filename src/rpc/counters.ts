@@ -1,0 +1,23 @@
+/** Counters for a status page, shared by every link of one root server or root client. */
+export interface RpcCounters {
+  /** Calls made, including those rejected at once. */
+  calls: number;
+  /** Calls that rejected, for any reason (timeouts included). */
+  errors: number;
+  /** Calls that rejected with Timeout. */
+  timeouts: number;
+  /** Notifies sent. */
+  notifies: number;
+  /** Calls and notifies from peers handed to a handler. */
+  served: number;
+  /** Handlers that threw something other than a CommandError (logged on this node). */
+  serveErrors: number;
+  /** Notifies from peers dropped: over maxInFlight, link closing, unknown service or bad body. */
+  dropped: number;
+  /** Replies that came after their call had settled (timed out): ignored. */
+  late: number;
+}
+
+export function newCounters(): RpcCounters {
+  return { calls: 0, errors: 0, timeouts: 0, notifies: 0, served: 0, serveErrors: 0, dropped: 0, late: 0 };
+}

@@ -1,0 +1,16 @@
+/** Inter-node RPC: service declarations, links, the root and remote roles. */
+export { service, ServiceRegistry, MAX_SERVICE_NAME } from "./service.ts";
+export type { ServiceDef, ServiceOptions, ServiceHandler, ServiceContext, ServiceEntry, ArgsOf, ResultOf, ArgsValidator } from "./service.ts";
+export { RpcError, RpcErrorCode, rpcErrorName } from "./errors.ts";
+export type { Caller } from "./caller.ts";
+export type { RpcCounters } from "./counters.ts";
+export { Link } from "./link.ts";
+export type { LinkState, LinkRole, LinkCloseInfo } from "./link.ts";
+export { RootServer } from "./root.ts";
+export type { RootServerOptions, RootStats, ChildCaller, ChildConnectedListener, ChildLostListener } from "./root.ts";
+export { RootClient } from "./remote.ts";
+export type { RootClientOptions, RootClientState, RootClientStats } from "./remote.ts";
+export { DEFAULT_LINK_OPTIONS, backoffDelay } from "./options.ts";
+export type { LinkOptions, ReconnectOptions } from "./options.ts";
+export { LINK_VERSION, MAX_NODE_NAME, encodeHello, decodeHello, encodeCall, decodeCall } from "./wire.ts";
+export type { LinkHello } from "./wire.ts";

@@ -1,0 +1,671 @@
+/**
+ * One inter-node link: a TCP socket between two nodes speaking native frames, symmetric once
+ * the handshake is done — either end calls, notifies and serves. The link owns every bound a
+ * link needs: frame size (its decoder), pending calls, handlers in flight, the outbound queue,
+ * the handshake deadline and liveness. RootServer and RootClient only decide which links exist.
+ */
+import type { Socket } from "node:net";
+import {
+  CommandError,
+  decodeControl,
+  encodeControl,
+  encodeNative,
+  KickCode,
+  MessageType,
+  nativeFormat,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  U32_MAX,
+  type ErrorBody,
+  type FrameDecoder,
+  type KickBody,
+  type Message,
+} from "../protocol/index.ts";
+import type { Logger } from "../log/logger.ts";
+import { checkTimeout, TimedCaller, type Caller, type CallTarget } from "./caller.ts";
+import type { RpcCounters } from "./counters.ts";
+import { RpcError, RpcErrorCode } from "./errors.ts";
+import type { ResolvedLinkOptions } from "./options.ts";
+import { PendingCalls } from "./pending.ts";
+import type { ServiceContext, ServiceDef, ServiceEntry, ServiceRegistry } from "./service.ts";
+import { decodeCall, decodeHello, decodeResult, encodeCall, encodeHello, encodeResult, LINK_VERSION, type DecodedCall, type LinkHello } from "./wire.ts";
+
+/** "connect": this end opened the socket and speaks first; "accept": it answers. */
+export type LinkRole = "connect" | "accept";
+export type LinkState = "handshake" | "open" | "draining" | "closed";
+
+/** Why a link ended. */
+export interface LinkCloseInfo {
+  /** A KickCode (sent or received), or 0 when the socket closed without one. */
+  code: number;
+  reason: string;
+  /** True when the peer ended it (or vanished), false when this end did. */
+  byPeer: boolean;
+}
+
+/** A refusal of the peer's handshake: it is sent a Kick with this code and reason. */
+export interface Refusal {
+  code: number;
+  reason: string;
+}
+
+export interface LinkEvents {
+  /** Accept or refuse the peer's hello (after the version and cluster checks). */
+  admit?(hello: LinkHello, link: Link): Refusal | undefined;
+  /** The handshake is done; calls can flow. */
+  opened(link: Link): void;
+  /** The link is over (called once, also when it never opened). Pending calls have been rejected. */
+  closed(link: Link, info: LinkCloseInfo): void;
+}
+
+export interface LinkSetup {
+  socket: Socket;
+  role: LinkRole;
+  /** This node's name and cluster, sent in the hello. */
+  node: string;
+  cluster: string | undefined;
+  options: ResolvedLinkOptions;
+  services: ServiceRegistry;
+  counters: RpcCounters;
+  log: Logger;
+  events: LinkEvents;
+  /** How logs name the far end before the socket is connected (default: the socket's address). */
+  address?: string;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Encoder bound: sizes are checked against the peer's limit before encoding. */
+const MAX_FRAME_BODY = U32_MAX - 10;
+/** Largest hello body an accepting end reads (a real one is a few hundred bytes). */
+const MAX_HELLO_BODY = 64 * 1024;
+/** Error messages are cut to this many characters (a handler's message must not blow the frame). */
+const MAX_ERROR_MESSAGE = 4096;
+/** How long a link that said goodbye may take to flush before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+export class Link implements Caller, CallTarget {
+  private stateValue: LinkState = "handshake";
+  private readonly socket: Socket;
+  /** The hello decoder first (accepting end), then `frameDecoder`. */
+  private decoder: FrameDecoder;
+  private readonly frameDecoder: FrameDecoder;
+  private readonly pending: PendingCalls;
+  private readonly options: ResolvedLinkOptions;
+  private readonly services: ServiceRegistry;
+  private readonly counters: RpcCounters;
+  private readonly events: LinkEvents;
+  private log: Logger;
+  private hello: LinkHello | null = null;
+  private context: ServiceContext | null = null;
+  private inFlightCount = 0;
+  /** Largest body the peer accepts (from its hello). */
+  private peerMaxBody = 0;
+  /** Silence from the peer after which the link is dropped. */
+  private idleLimitMs = 0;
+  // Liveness: reads and writes only set flags; the tick turns them into timestamps, which keeps
+  // Date.now() off the per-frame path (as the client Connection does).
+  private heard = false;
+  private wrote = false;
+  private lastHeardAt = 0;
+  private lastSentAt = 0;
+  private corked = false;
+  private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
+  private tickTimer: ReturnType<typeof setInterval> | null = null;
+  private drainTimer: ReturnType<typeof setTimeout> | null = null;
+  private drainKick: { code: number; reason: string } = { code: KickCode.ShuttingDown, reason: "" };
+  private graceTimer: ReturnType<typeof setTimeout> | null = null;
+  private peerKick: KickBody | null = null;
+  private socketError: string | null = null;
+  private closeInfoValue: LinkCloseInfo | null = null;
+  private readonly socketClosed: Promise<void>;
+
+  readonly role: LinkRole;
+  readonly node: string;
+  readonly remoteAddress: string;
+
+  constructor(private readonly setup: LinkSetup) {
+    this.socket = setup.socket;
+    this.role = setup.role;
+    this.node = setup.node;
+    this.options = setup.options;
+    this.services = setup.services;
+    this.counters = setup.counters;
+    this.events = setup.events;
+    this.pending = new PendingCalls(setup.options.maxPending);
+    this.frameDecoder = nativeFormat({ maxBody: setup.options.maxBodyBytes }).createDecoder();
+    // An accepting end reads the hello of an unknown peer with a small limit, so sockets that
+    // never finish a handshake cannot make it buffer full-size frames.
+    this.decoder = this.role === "accept" ? nativeFormat({ maxBody: MAX_HELLO_BODY }).createDecoder() : this.frameDecoder;
+    this.remoteAddress = setup.address ?? `${this.socket.remoteAddress ?? "?"}:${this.socket.remotePort ?? "?"}`;
+    this.log = setup.log.child({ remote: this.remoteAddress });
+    this.socket.setNoDelay(true);
+    this.socketClosed = new Promise<void>((resolve) => {
+      this.socket.once("close", () => {
+        this.socketGone();
+        resolve();
+      });
+    });
+    this.socket.on("data", (chunk: Buffer) => this.receive(chunk));
+    this.socket.on("error", (err) => {
+      this.socketError = err.message;
+    });
+    // Counted from the start, covering TCP connect too: trickling bytes cannot keep it alive.
+    this.handshakeTimer = setTimeout(
+      () => this.kick(KickCode.HandshakeTimeout, `no handshake within ${this.options.handshakeTimeoutMs} ms`),
+      this.options.handshakeTimeoutMs,
+    );
+    if (this.role === "connect") this.sendHello();
+  }
+
+  get state(): LinkState {
+    return this.stateValue;
+  }
+  get isOpen(): boolean {
+    return this.stateValue === "open";
+  }
+  /** The peer's node name ("" before the handshake). */
+  get peer(): string {
+    return this.hello?.node ?? "";
+  }
+  /** The peer's hello (null before the handshake). */
+  get peerHello(): LinkHello | null {
+    return this.hello;
+  }
+  /** Calls waiting for replies. */
+  get pendingCalls(): number {
+    return this.pending.size;
+  }
+  /** Handlers running for the peer. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+  /** Why the link ended (null while it lasts). */
+  get closeInfo(): LinkCloseInfo | null {
+    return this.closeInfoValue;
+  }
+
+  // ---- calling ----
+
+  call<A extends unknown[], R>(def: ServiceDef<A, R>, ...args: NoInfer<A>): Promise<R> {
+    return this.callTimed(def, args, undefined) as Promise<R>;
+  }
+
+  withTimeout(timeoutMs: number): Caller {
+    return new TimedCaller(this, timeoutMs);
+  }
+
+  callTimed(def: ServiceDef<unknown[], unknown>, args: unknown[], timeoutMs: number | undefined): Promise<unknown> {
+    this.counters.calls++;
+    if (this.stateValue !== "open") {
+      return this.rejectNow(RpcErrorCode.NotConnected, `${def.name}: the link to ${this.peer || this.remoteAddress} is not open (${this.stateValue})`);
+    }
+    if (this.pending.full) {
+      return this.rejectNow(RpcErrorCode.TooManyPending, `${def.name}: ${this.pending.size} calls to ${this.peer} are already waiting for replies`);
+    }
+    const timeout = timeoutMs === undefined ? this.options.timeoutMs : checkTimeout(timeoutMs);
+    const body = this.encodeArgs(def.name, args);
+    if (body instanceof RpcError) return this.failed(body);
+    return new Promise<unknown>((resolve, reject) => {
+      const call = { service: def.name, resolve, reject, timer: undefined as ReturnType<typeof setTimeout> | undefined };
+      const id = this.pending.add(call);
+      call.timer = setTimeout(() => {
+        if (this.pending.take(id) === undefined) return;
+        this.counters.timeouts++;
+        this.counters.errors++;
+        reject(new RpcError(RpcErrorCode.Timeout, `${def.name}: no reply from ${this.peer} within ${timeout} ms`));
+      }, timeout);
+      // May drop the link (slow consumer), which rejects this call with LinkClosed at once.
+      this.send({ type: MessageType.Request, id, command: 0, body });
+    });
+  }
+
+  notify<A extends unknown[], R>(def: ServiceDef<A, R>, ...args: NoInfer<A>): boolean {
+    if (this.stateValue !== "open") return false;
+    const body = this.encodeArgs(def.name, args);
+    if (body instanceof RpcError) {
+      this.log.warn("notify not sent", { service: def.name, peer: this.peer, error: body.message });
+      return false;
+    }
+    if (!this.send({ type: MessageType.Notify, id: 0, command: 0, body })) return false;
+    this.counters.notifies++;
+    return true;
+  }
+
+  private encodeArgs(name: string, args: unknown[]): Uint8Array | RpcError {
+    let body: Uint8Array;
+    try {
+      body = encodeCall(name, args);
+    } catch (err) {
+      return new RpcError(RpcErrorCode.BadPayload, `${name}: arguments cannot be encoded as msgpack: ${errorText(err)}`);
+    }
+    if (body.length > this.peerMaxBody) {
+      return new RpcError(RpcErrorCode.BadPayload, `${name}: arguments take ${body.length} bytes, above ${this.peer}'s limit of ${this.peerMaxBody}`);
+    }
+    return body;
+  }
+
+  private rejectNow(code: number, message: string): Promise<never> {
+    return this.failed(new RpcError(code, message));
+  }
+
+  private failed(err: RpcError): Promise<never> {
+    this.counters.errors++;
+    return Promise.reject(err);
+  }
+
+  private settle(message: Message): void {
+    const call = this.pending.take(message.id);
+    if (call === undefined) {
+      this.counters.late++; // its call timed out: the reply is dropped, nothing else happens
+      return;
+    }
+    if (message.type === MessageType.Error) {
+      this.counters.errors++;
+      call.reject(decodeErrorBody(message.body, call.service));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = decodeResult(message.body);
+    } catch (err) {
+      this.counters.errors++;
+      call.reject(new RpcError(RpcErrorCode.BadPayload, `${call.service}: the reply is not valid msgpack: ${errorText(err)}`));
+      return;
+    }
+    call.resolve(value);
+  }
+
+  // ---- serving ----
+
+  private serveRequest(message: Message): void {
+    const id = message.id;
+    if (this.stateValue !== "open") {
+      this.sendError(id, RpcErrorCode.ShuttingDown, `node ${this.node} is closing this link`);
+      return;
+    }
+    if (this.inFlightCount >= this.options.maxInFlight) {
+      this.sendError(id, RpcErrorCode.TooManyInFlight, `node ${this.node} already runs ${this.inFlightCount} calls for this link`);
+      return;
+    }
+    const found = this.lookup(message.body);
+    if (!found.ok) {
+      this.sendError(id, found.code, found.message);
+      return;
+    }
+    const { entry, args } = found;
+    this.inFlightCount++;
+    this.counters.served++;
+    let result: unknown;
+    try {
+      result = entry.handler(args, this.context as ServiceContext);
+    } catch (err) {
+      this.answerFailure(id, entry.name, err);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => this.answer(id, entry.name, value),
+        (err: unknown) => this.answerFailure(id, entry.name, err),
+      );
+    } else {
+      this.answer(id, entry.name, result);
+    }
+  }
+
+  private serveNotify(message: Message): void {
+    if (this.stateValue !== "open" || this.inFlightCount >= this.options.maxInFlight) {
+      this.counters.dropped++;
+      this.log.debug("notify dropped", { peer: this.peer, why: this.stateValue !== "open" ? "closing" : "too many in flight" });
+      return;
+    }
+    const found = this.lookup(message.body);
+    if (!found.ok) {
+      this.counters.dropped++;
+      this.log.warn("notify dropped", { peer: this.peer, why: found.message });
+      return;
+    }
+    const { entry, args } = found;
+    this.inFlightCount++;
+    this.counters.served++;
+    const failed = (err: unknown): void => {
+      this.counters.serveErrors++;
+      this.log.error("notify handler failed", { service: entry.name, peer: this.peer, error: errorText(err) });
+      this.release();
+    };
+    try {
+      const result = entry.handler(args, this.context as ServiceContext);
+      if (isThenable(result)) result.then(() => this.release(), failed);
+      else this.release();
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  /** Decode a call body, find its handler and check the arguments. */
+  private lookup(body: Uint8Array): Lookup {
+    let call: DecodedCall;
+    try {
+      call = decodeCall(body);
+    } catch {
+      return { ok: false, code: RpcErrorCode.BadPayload, message: `a call body of ${body.length} bytes is not the msgpack array [serviceName, args]` };
+    }
+    const entry = this.services.lookup(call.name);
+    if (entry === undefined) return { ok: false, code: RpcErrorCode.UnknownService, message: `node ${this.node} has no service "${call.name}"` };
+    if (entry.validate) {
+      let valid = false;
+      try {
+        valid = entry.validate(call.args);
+      } catch {
+        // a throwing validator rejects, like one returning false
+      }
+      if (!valid) return { ok: false, code: RpcErrorCode.BadPayload, message: `the arguments of "${call.name}" failed its validator` };
+    }
+    return { ok: true, entry, args: call.args };
+  }
+
+  /** Reply, then free the handler's slot (freeing the last one may end a draining link). */
+  private answer(id: number, service: string, value: unknown): void {
+    this.reply(id, service, value);
+    this.release();
+  }
+
+  private reply(id: number, service: string, value: unknown): void {
+    if (this.stateValue === "closed") return;
+    let body: Uint8Array;
+    try {
+      body = encodeResult(value);
+    } catch (err) {
+      this.log.error("service result cannot be encoded", { service, peer: this.peer, error: errorText(err) });
+      this.sendError(id, RpcErrorCode.BadPayload, `the result of "${service}" cannot be encoded as msgpack`);
+      return;
+    }
+    if (body.length > this.peerMaxBody) {
+      this.log.warn("service result too large for the peer", { service, peer: this.peer, bytes: body.length, limit: this.peerMaxBody });
+      this.sendError(id, RpcErrorCode.BadPayload, `the result of "${service}" takes ${body.length} bytes, above the caller's limit of ${this.peerMaxBody}`);
+      return;
+    }
+    this.send({ type: MessageType.Response, id, command: 0, body });
+  }
+
+  private answerFailure(id: number, service: string, err: unknown): void {
+    if (err instanceof CommandError) {
+      this.sendError(id, err.code, err.message);
+    } else {
+      // Anything else may carry internals (SQL, paths, stacks): the caller gets a generic message.
+      this.counters.serveErrors++;
+      this.log.error("service handler failed", { service, peer: this.peer, error: errorText(err) });
+      this.sendError(id, RpcErrorCode.RemoteFailed, `service "${service}" failed on node ${this.node}`);
+    }
+    this.release();
+  }
+
+  private release(): void {
+    this.inFlightCount--;
+    if (this.stateValue === "draining" && this.inFlightCount === 0) this.kick(this.drainKick.code, this.drainKick.reason);
+  }
+
+  private sendError(id: number, code: number, message: string): void {
+    const body = encodeControl({ code, message: message.length > MAX_ERROR_MESSAGE ? message.slice(0, MAX_ERROR_MESSAGE) : message });
+    this.send({ type: MessageType.Error, id, command: 0, body });
+  }
+
+  // ---- inbound ----
+
+  private receive(chunk: Uint8Array): void {
+    if (this.stateValue === "closed") return;
+    this.heard = true;
+    try {
+      this.decoder.push(chunk, this.dispatch);
+      if (this.decoder !== this.frameDecoder && this.stateValue === "open") {
+        // The connecting end waits for the answer to its hello, so no frame can be half-read here.
+        if (this.decoder.pendingBytes > 0) throw new ProtocolError("bad-handshake", "frames were sent after the hello before its answer");
+        this.decoder = this.frameDecoder;
+      }
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.kick(KickCode.ProtocolError, `protocol error (${err.reason}): ${err.message}`);
+    }
+  }
+
+  private readonly dispatch = (message: Message): void => {
+    if (this.stateValue === "closed") return;
+    if (message.type === MessageType.Kick) {
+      this.peerKick = decodeKick(message.body);
+      this.finish({ code: this.peerKick.code, reason: `the peer closed the link: ${this.peerKick.reason}`, byPeer: true }, "end");
+      return;
+    }
+    if (this.stateValue === "handshake") {
+      this.handshake(message);
+      return;
+    }
+    switch (message.type) {
+      case MessageType.Request:
+        this.serveRequest(message);
+        return;
+      case MessageType.Response:
+      case MessageType.Error:
+        this.settle(message);
+        return;
+      case MessageType.Notify:
+        this.serveNotify(message);
+        return;
+      case MessageType.Heartbeat:
+        return; // liveness was recorded in receive()
+      default:
+        throw new ProtocolError("bad-direction", `message type ${message.type} is not used on inter-node links`);
+    }
+  };
+
+  private handshake(message: Message): void {
+    if (message.type !== MessageType.Handshake) {
+      throw new ProtocolError("handshake-required", "the first frame on a link must be a handshake");
+    }
+    const hello = decodeHello(message.body);
+    // Both ends apply the same rule (equal, or both absent), so the accepting end refuses a
+    // mismatch before it opens and the connecting end never has to take back an open link.
+    const cluster = this.setup.cluster;
+    if (hello.cluster !== cluster) {
+      const name = (c: string | undefined): string => (c === undefined ? "no cluster" : `cluster "${c}"`);
+      this.kick(KickCode.ProtocolError, `cluster mismatch: this node is in ${name(cluster)}, the peer in ${name(hello.cluster)}`);
+      return;
+    }
+    const refusal = this.events.admit?.(hello, this);
+    if (refusal !== undefined) {
+      this.kick(refusal.code, refusal.reason);
+      return;
+    }
+    this.hello = hello;
+    this.peerMaxBody = Math.min(hello.maxBodyBytes, MAX_FRAME_BODY);
+    // The peer may stay silent for one of its heartbeat periods; never drop it sooner than twice that.
+    this.idleLimitMs = Math.max(this.options.idleTimeoutMs, 2 * hello.heartbeatMs);
+    this.context = { peer: hello.node, link: this };
+    this.log = this.setup.log.child({ peer: hello.node, remote: this.remoteAddress });
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    if (this.role === "accept") this.sendHello();
+    this.stateValue = "open";
+    this.startTicking();
+    this.events.opened(this);
+  }
+
+  private sendHello(): void {
+    const hello: LinkHello = {
+      protocol: PROTOCOL_VERSION,
+      link: LINK_VERSION,
+      node: this.node,
+      ...(this.setup.cluster === undefined ? {} : { cluster: this.setup.cluster }),
+      heartbeatMs: this.options.heartbeatMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+      maxBodyBytes: this.options.maxBodyBytes,
+      maxInFlight: this.options.maxInFlight,
+    };
+    this.send({ type: MessageType.Handshake, id: 0, command: 0, body: encodeHello(hello) });
+  }
+
+  // ---- liveness ----
+
+  private startTicking(): void {
+    const now = Date.now();
+    this.lastHeardAt = this.lastSentAt = now;
+    // One timer per link is fine: a node has a handful of links, unlike client connections.
+    const period = Math.max(10, Math.min(this.options.heartbeatMs, this.idleLimitMs) / 4);
+    this.tickTimer = setInterval(() => this.tick(Date.now()), period);
+    this.tickTimer.unref(); // the socket keeps the process alive, not this timer
+  }
+
+  private tick(now: number): void {
+    if (this.heard) {
+      this.heard = false;
+      this.lastHeardAt = now;
+    }
+    if (this.wrote) {
+      this.wrote = false;
+      this.lastSentAt = now;
+    }
+    const silentFor = now - this.lastHeardAt;
+    if (silentFor >= this.idleLimitMs) {
+      this.finish({ code: KickCode.IdleTimeout, reason: `nothing heard from the peer for ${silentFor} ms`, byPeer: true }, "destroy");
+      return;
+    }
+    if (now - this.lastSentAt >= this.options.heartbeatMs) {
+      this.lastSentAt = now;
+      this.send({ type: MessageType.Heartbeat, id: 0, command: 0, body: EMPTY });
+    }
+  }
+
+  // ---- outbound ----
+
+  private send(message: Message): boolean {
+    if (this.stateValue === "closed") return false;
+    const frame = encodeNative(message, MAX_FRAME_BODY);
+    // Writes made in one event-loop turn leave in one system call.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(this.uncork);
+    }
+    this.socket.write(frame);
+    this.wrote = true;
+    if (this.socket.writableLength > this.options.maxOutboundBytes) {
+      this.finish(
+        { code: KickCode.SlowConsumer, reason: `outbound queue above ${this.options.maxOutboundBytes} bytes: the peer is not reading`, byPeer: false },
+        "destroy",
+      );
+      return false;
+    }
+    return true;
+  }
+
+  private readonly uncork = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  // ---- closing ----
+
+  /**
+   * Close from this end: the peer gets a Kick with `code` (default ShuttingDown) and `reason`.
+   * With `deadlineMs`, handlers already running for the peer may finish first (new calls from
+   * it are answered ShuttingDown meanwhile). Resolves when the socket is closed.
+   */
+  close(options: { deadlineMs?: number; reason?: string; code?: number } = {}): Promise<void> {
+    const reason = options.reason ?? "closed by this node";
+    const code = options.code ?? KickCode.ShuttingDown;
+    if (this.stateValue === "handshake") {
+      this.kick(code, reason);
+    } else if (this.stateValue === "open") {
+      const deadlineMs = options.deadlineMs ?? 0;
+      if (this.inFlightCount === 0 || deadlineMs <= 0) {
+        this.kick(code, reason);
+      } else {
+        this.stateValue = "draining";
+        this.drainKick = { code, reason };
+        this.drainTimer = setTimeout(() => this.kick(code, reason), deadlineMs);
+      }
+    }
+    return this.socketClosed;
+  }
+
+  /** Drop the socket at once, without a Kick. */
+  destroy(reason = "destroyed by this node"): void {
+    this.finish({ code: 0, reason, byPeer: false }, "destroy");
+  }
+
+  /** Tell the peer why (a Kick frame), then close. */
+  private kick(code: number, reason: string): void {
+    if (this.stateValue === "closed") return;
+    this.send({ type: MessageType.Kick, id: 0, command: 0, body: encodeControl({ code, reason }) });
+    this.finish({ code, reason, byPeer: false }, "end");
+  }
+
+  /** The one way a link ends: reject what waits, stop timers, close the socket, tell the owner. */
+  private finish(info: LinkCloseInfo, mode: "end" | "destroy"): void {
+    if (this.stateValue === "closed") {
+      if (mode === "destroy") this.socket.destroy();
+      return;
+    }
+    const wasOpen = this.hello !== null;
+    this.stateValue = "closed";
+    this.closeInfoValue = info;
+    for (const timer of [this.handshakeTimer, this.drainTimer]) if (timer) clearTimeout(timer);
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.handshakeTimer = this.drainTimer = this.tickTimer = null;
+    // A failed connect attempt is the owner's to report; a goodbye is routine; anything else is worth a look.
+    const level = info.code === 0 && !wasOpen ? "debug" : info.code === KickCode.ShuttingDown ? "info" : "warn";
+    this.log[level](wasOpen ? "link closed" : "link closed before its handshake", {
+      code: info.code,
+      reason: info.reason,
+      by: info.byPeer ? "peer" : "self",
+    });
+    const pending = this.pending.takeAll();
+    if (mode === "end") {
+      this.uncork();
+      this.socket.end();
+      this.graceTimer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
+      this.graceTimer.unref();
+    } else {
+      this.socket.destroy();
+    }
+    for (const call of pending) {
+      this.counters.errors++;
+      call.reject(new RpcError(RpcErrorCode.LinkClosed, `${call.service}: the link to ${this.peer} closed before the reply (${info.reason})`));
+    }
+    this.events.closed(this, info);
+  }
+
+  private socketGone(): void {
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    const reason = this.socketError ? `socket error: ${this.socketError}` : "the peer closed the socket";
+    this.finish({ code: 0, reason, byPeer: true }, "destroy");
+  }
+}
+
+type Lookup = { ok: true; entry: ServiceEntry; args: unknown[] } | { ok: false; code: number; message: string };
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+function decodeErrorBody(body: Uint8Array, service: string): RpcError {
+  try {
+    const error = decodeControl<ErrorBody>(body, ["code"]);
+    return new RpcError(error.code, typeof error.message === "string" ? error.message : "", true);
+  } catch {
+    return new RpcError(RpcErrorCode.BadPayload, `${service}: the peer's error reply is not the JSON {"code","message"}`);
+  }
+}
+
+function decodeKick(body: Uint8Array): KickBody {
+  try {
+    const kick = decodeControl<KickBody>(body, ["code"]);
+    return { code: kick.code, reason: typeof kick.reason === "string" ? kick.reason : "" };
+  } catch {
+    return { code: KickCode.ProtocolError, reason: "(an undecodable kick)" };
+  }
+}
