@@ -50,7 +50,8 @@ interface NodeRow {
   connections: number | null;
 }
 
-test("the master runs a cluster, restarts a killed node, reports status and stops on request", async () => {
+/** Write a two-node echo cluster config; returns its path and ports. */
+async function echoCluster(): Promise<{ config: string; web: number; ports: [number, number] }> {
   const dir = await mkdtemp(join(tmpdir(), "glowfly-cluster-"));
   const [web, p1, p2] = [await freePort(), await freePort(), await freePort()];
   const config = join(dir, "config.json");
@@ -65,18 +66,32 @@ test("the master runs a cluster, restarts a killed node, reports status and stop
       },
     }),
   );
+  return { config, web, ports: [p1, p2] };
+}
+
+async function statusOf(web: number): Promise<NodeRow[]> {
+  const res = await fetch(`http://127.0.0.1:${web}/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  return ((await res.json()) as { nodes: NodeRow[] }).nodes;
+}
+
+/** Start the master and wait until every node runs. */
+async function startMaster(config: string): Promise<ChildProcess> {
   const master = glowfly(["start", config]);
   let out = "";
   master.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   master.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  await waitFor(() => out.includes("admin API"), 15_000, "the master to start");
+  await waitFor(() => /node running.*game2/.test(out), 15_000, "both nodes to run");
+  return master;
+}
+
+test("the master runs a cluster, restarts a killed node, reports status and stops on request", async () => {
+  const { config, web, ports } = await echoCluster();
+  const [p1, p2] = ports;
+  const master = await startMaster(config);
   const clients: Client[] = [];
-  const status = async (): Promise<NodeRow[]> => {
-    const res = await fetch(`http://127.0.0.1:${web}/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    return ((await res.json()) as { nodes: NodeRow[] }).nodes;
-  };
+  const status = () => statusOf(web);
   try {
-    await waitFor(() => out.includes("admin API"), 15_000, "the master to start");
-    await waitFor(() => /node running.*game2/.test(out), 15_000, "both nodes to run");
     const c1 = await connect(`tcp://127.0.0.1:${p1}`, { reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
     const c2 = await connect(`tcp://127.0.0.1:${p2}`, { reconnect: false });
     clients.push(c1, c2);
@@ -110,5 +125,25 @@ test("the master runs a cluster, restarts a killed node, reports status and stop
   } finally {
     for (const c of clients) c.close();
     master.kill("SIGKILL");
+  }
+});
+
+test("when the master is killed, nodes keep serving their clients", async () => {
+  const { config, web, ports } = await echoCluster();
+  const master = await startMaster(config);
+  const rows = await statusOf(web);
+  const client = await connect(`tcp://127.0.0.1:${ports[0]}`, { reconnect: false });
+  try {
+    master.kill("SIGKILL");
+    await new Promise((r) => master.once("exit", r));
+    // Nodes now write their logs into a pipe nobody reads, and have lost their IPC channel.
+    for (let i = 0; i < 50; i++) assert.deepEqual(await client.request(Echo, { text: `still ${i}` }), { text: `still ${i}` });
+    const late = await connect(`tcp://127.0.0.1:${ports[1]}`, { reconnect: false });
+    assert.deepEqual(await late.request(Echo, { text: "new client" }), { text: "new client" });
+    late.close();
+    assert.equal(client.state, "open");
+  } finally {
+    client.close();
+    for (const row of rows) if (row.pid) process.kill(row.pid, "SIGKILL");
   }
 });
