@@ -51,3 +51,9 @@ export class RpcError extends Error {
     super(message);
   }
 }
+
+/** An exception as text for the log (with its stack when it has one). */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  return String(err);
+}

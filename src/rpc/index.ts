@@ -1,5 +1,6 @@
 /** Inter-node RPC: service declarations, links, the root and remote roles. */
-export { service, ServiceRegistry, MAX_SERVICE_NAME } from "./service.ts";
+export { service, ServiceRegistry } from "./service.ts";
+export { MAX_NODE_NAME, MAX_SERVICE_NAME } from "./names.ts";
 export type { ServiceDef, ServiceOptions, ServiceHandler, ServiceContext, ServiceEntry, ArgsOf, ResultOf, ArgsValidator } from "./service.ts";
 export { RpcError, RpcErrorCode, rpcErrorName } from "./errors.ts";
 export type { Caller } from "./caller.ts";
@@ -12,5 +13,5 @@ export { RootClient } from "./remote.ts";
 export type { RootClientOptions, RootClientState, RootClientStats } from "./remote.ts";
 export { DEFAULT_LINK_OPTIONS, backoffDelay } from "./options.ts";
 export type { LinkOptions, ReconnectOptions } from "./options.ts";
-export { LINK_VERSION, MAX_NODE_NAME, encodeHello, decodeHello, encodeCall, decodeCall } from "./wire.ts";
+export { LINK_VERSION, encodeHello, decodeHello, encodeCall, decodeCall } from "./wire.ts";
 export type { LinkHello } from "./wire.ts";

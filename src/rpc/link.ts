@@ -6,8 +6,6 @@
  */
 import type { Socket } from "node:net";
 import {
-  CommandError,
-  decodeControl,
   encodeControl,
   encodeNative,
   KickCode,
@@ -16,19 +14,18 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   U32_MAX,
-  type ErrorBody,
   type FrameDecoder,
-  type KickBody,
   type Message,
 } from "../protocol/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { checkTimeout, TimedCaller, type Caller, type CallTarget } from "./caller.ts";
 import type { RpcCounters } from "./counters.ts";
-import { RpcError, RpcErrorCode } from "./errors.ts";
+import { errorText, RpcError, RpcErrorCode } from "./errors.ts";
 import type { ResolvedLinkOptions } from "./options.ts";
 import { PendingCalls } from "./pending.ts";
-import type { ServiceContext, ServiceDef, ServiceEntry, ServiceRegistry } from "./service.ts";
-import { decodeCall, decodeHello, decodeResult, encodeCall, encodeHello, encodeResult, LINK_VERSION, type DecodedCall, type LinkHello } from "./wire.ts";
+import { Responder, type ResponderHost } from "./serve.ts";
+import type { ServiceContext, ServiceDef, ServiceRegistry } from "./service.ts";
+import { decodeErrorReply, decodeHello, decodeKick, decodeResult, encodeCall, encodeHello, LINK_VERSION, type LinkHello } from "./wire.ts";
 
 /** "connect": this end opened the socket and speaks first; "accept": it answers. */
 export type LinkRole = "connect" | "accept";
@@ -78,8 +75,6 @@ const EMPTY = new Uint8Array(0);
 const MAX_FRAME_BODY = U32_MAX - 10;
 /** Largest hello body an accepting end reads (a real one is a few hundred bytes). */
 const MAX_HELLO_BODY = 64 * 1024;
-/** Error messages are cut to this many characters (a handler's message must not blow the frame). */
-const MAX_ERROR_MESSAGE = 4096;
 /** How long a link that said goodbye may take to flush before its socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -91,13 +86,11 @@ export class Link implements Caller, CallTarget {
   private readonly frameDecoder: FrameDecoder;
   private readonly pending: PendingCalls;
   private readonly options: ResolvedLinkOptions;
-  private readonly services: ServiceRegistry;
   private readonly counters: RpcCounters;
   private readonly events: LinkEvents;
   private log: Logger;
   private hello: LinkHello | null = null;
-  private context: ServiceContext | null = null;
-  private inFlightCount = 0;
+  private readonly responder: Responder;
   /** Largest body the peer accepts (from its hello). */
   private peerMaxBody = 0;
   /** Silence from the peer after which the link is dropped. */
@@ -114,7 +107,6 @@ export class Link implements Caller, CallTarget {
   private drainTimer: ReturnType<typeof setTimeout> | null = null;
   private drainKick: { code: number; reason: string } = { code: KickCode.ShuttingDown, reason: "" };
   private graceTimer: ReturnType<typeof setTimeout> | null = null;
-  private peerKick: KickBody | null = null;
   private socketError: string | null = null;
   private closeInfoValue: LinkCloseInfo | null = null;
   private readonly socketClosed: Promise<void>;
@@ -128,10 +120,10 @@ export class Link implements Caller, CallTarget {
     this.role = setup.role;
     this.node = setup.node;
     this.options = setup.options;
-    this.services = setup.services;
     this.counters = setup.counters;
     this.events = setup.events;
     this.pending = new PendingCalls(setup.options.maxPending);
+    this.responder = new Responder(this.responderHost(), setup.services, setup.counters, setup.options.maxInFlight);
     this.frameDecoder = nativeFormat({ maxBody: setup.options.maxBodyBytes }).createDecoder();
     // An accepting end reads the hello of an unknown peer with a small limit, so sockets that
     // never finish a handshake cannot make it buffer full-size frames.
@@ -177,7 +169,7 @@ export class Link implements Caller, CallTarget {
   }
   /** Handlers running for the peer. */
   get inFlight(): number {
-    return this.inFlightCount;
+    return this.responder.inFlight;
   }
   /** Why the link ended (null while it lasts). */
   get closeInfo(): LinkCloseInfo | null {
@@ -261,7 +253,7 @@ export class Link implements Caller, CallTarget {
     }
     if (message.type === MessageType.Error) {
       this.counters.errors++;
-      call.reject(decodeErrorBody(message.body, call.service));
+      call.reject(decodeErrorReply(message.body, call.service));
       return;
     }
     let value: unknown;
@@ -275,138 +267,36 @@ export class Link implements Caller, CallTarget {
     call.resolve(value);
   }
 
-  // ---- serving ----
-
-  private serveRequest(message: Message): void {
-    const id = message.id;
-    if (this.stateValue !== "open") {
-      this.sendError(id, RpcErrorCode.ShuttingDown, `node ${this.node} is closing this link`);
-      return;
-    }
-    if (this.inFlightCount >= this.options.maxInFlight) {
-      this.sendError(id, RpcErrorCode.TooManyInFlight, `node ${this.node} already runs ${this.inFlightCount} calls for this link`);
-      return;
-    }
-    const found = this.lookup(message.body);
-    if (!found.ok) {
-      this.sendError(id, found.code, found.message);
-      return;
-    }
-    const { entry, args } = found;
-    this.inFlightCount++;
-    this.counters.served++;
-    let result: unknown;
-    try {
-      result = entry.handler(args, this.context as ServiceContext);
-    } catch (err) {
-      this.answerFailure(id, entry.name, err);
-      return;
-    }
-    if (isThenable(result)) {
-      result.then(
-        (value) => this.answer(id, entry.name, value),
-        (err: unknown) => this.answerFailure(id, entry.name, err),
-      );
-    } else {
-      this.answer(id, entry.name, result);
-    }
-  }
-
-  private serveNotify(message: Message): void {
-    if (this.stateValue !== "open" || this.inFlightCount >= this.options.maxInFlight) {
-      this.counters.dropped++;
-      this.log.debug("notify dropped", { peer: this.peer, why: this.stateValue !== "open" ? "closing" : "too many in flight" });
-      return;
-    }
-    const found = this.lookup(message.body);
-    if (!found.ok) {
-      this.counters.dropped++;
-      this.log.warn("notify dropped", { peer: this.peer, why: found.message });
-      return;
-    }
-    const { entry, args } = found;
-    this.inFlightCount++;
-    this.counters.served++;
-    const failed = (err: unknown): void => {
-      this.counters.serveErrors++;
-      this.log.error("notify handler failed", { service: entry.name, peer: this.peer, error: errorText(err) });
-      this.release();
+  /** The link as its responder sees it (read live: the peer and log change at the handshake). */
+  private responderHost(): ResponderHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getters below read the link's current state
+    const link = this;
+    const context: ServiceContext = {
+      get peer() {
+        return link.peer;
+      },
+      link,
     };
-    try {
-      const result = entry.handler(args, this.context as ServiceContext);
-      if (isThenable(result)) result.then(() => this.release(), failed);
-      else this.release();
-    } catch (err) {
-      failed(err);
-    }
-  }
-
-  /** Decode a call body, find its handler and check the arguments. */
-  private lookup(body: Uint8Array): Lookup {
-    let call: DecodedCall;
-    try {
-      call = decodeCall(body);
-    } catch {
-      return { ok: false, code: RpcErrorCode.BadPayload, message: `a call body of ${body.length} bytes is not the msgpack array [serviceName, args]` };
-    }
-    const entry = this.services.lookup(call.name);
-    if (entry === undefined) return { ok: false, code: RpcErrorCode.UnknownService, message: `node ${this.node} has no service "${call.name}"` };
-    if (entry.validate) {
-      let valid = false;
-      try {
-        valid = entry.validate(call.args);
-      } catch {
-        // a throwing validator rejects, like one returning false
-      }
-      if (!valid) return { ok: false, code: RpcErrorCode.BadPayload, message: `the arguments of "${call.name}" failed its validator` };
-    }
-    return { ok: true, entry, args: call.args };
-  }
-
-  /** Reply, then free the handler's slot (freeing the last one may end a draining link). */
-  private answer(id: number, service: string, value: unknown): void {
-    this.reply(id, service, value);
-    this.release();
-  }
-
-  private reply(id: number, service: string, value: unknown): void {
-    if (this.stateValue === "closed") return;
-    let body: Uint8Array;
-    try {
-      body = encodeResult(value);
-    } catch (err) {
-      this.log.error("service result cannot be encoded", { service, peer: this.peer, error: errorText(err) });
-      this.sendError(id, RpcErrorCode.BadPayload, `the result of "${service}" cannot be encoded as msgpack`);
-      return;
-    }
-    if (body.length > this.peerMaxBody) {
-      this.log.warn("service result too large for the peer", { service, peer: this.peer, bytes: body.length, limit: this.peerMaxBody });
-      this.sendError(id, RpcErrorCode.BadPayload, `the result of "${service}" takes ${body.length} bytes, above the caller's limit of ${this.peerMaxBody}`);
-      return;
-    }
-    this.send({ type: MessageType.Response, id, command: 0, body });
-  }
-
-  private answerFailure(id: number, service: string, err: unknown): void {
-    if (err instanceof CommandError) {
-      this.sendError(id, err.code, err.message);
-    } else {
-      // Anything else may carry internals (SQL, paths, stacks): the caller gets a generic message.
-      this.counters.serveErrors++;
-      this.log.error("service handler failed", { service, peer: this.peer, error: errorText(err) });
-      this.sendError(id, RpcErrorCode.RemoteFailed, `service "${service}" failed on node ${this.node}`);
-    }
-    this.release();
-  }
-
-  private release(): void {
-    this.inFlightCount--;
-    if (this.stateValue === "draining" && this.inFlightCount === 0) this.kick(this.drainKick.code, this.drainKick.reason);
-  }
-
-  private sendError(id: number, code: number, message: string): void {
-    const body = encodeControl({ code, message: message.length > MAX_ERROR_MESSAGE ? message.slice(0, MAX_ERROR_MESSAGE) : message });
-    this.send({ type: MessageType.Error, id, command: 0, body });
+    return {
+      node: this.node,
+      get peer() {
+        return link.peer;
+      },
+      get log() {
+        return link.log;
+      },
+      context,
+      get peerMaxBody() {
+        return link.peerMaxBody;
+      },
+      get accepting() {
+        return link.stateValue === "open";
+      },
+      sendReply: (type, id, body) => void this.send({ type, id, command: 0, body }),
+      idle: () => {
+        if (this.stateValue === "draining") this.kick(this.drainKick.code, this.drainKick.reason);
+      },
+    };
   }
 
   // ---- inbound ----
@@ -430,8 +320,8 @@ export class Link implements Caller, CallTarget {
   private readonly dispatch = (message: Message): void => {
     if (this.stateValue === "closed") return;
     if (message.type === MessageType.Kick) {
-      this.peerKick = decodeKick(message.body);
-      this.finish({ code: this.peerKick.code, reason: `the peer closed the link: ${this.peerKick.reason}`, byPeer: true }, "end");
+      const kick = decodeKick(message.body);
+      this.finish({ code: kick.code, reason: `the peer closed the link: ${kick.reason}`, byPeer: true }, "end");
       return;
     }
     if (this.stateValue === "handshake") {
@@ -440,14 +330,14 @@ export class Link implements Caller, CallTarget {
     }
     switch (message.type) {
       case MessageType.Request:
-        this.serveRequest(message);
+        this.responder.request(message.id, message.body);
         return;
       case MessageType.Response:
       case MessageType.Error:
         this.settle(message);
         return;
       case MessageType.Notify:
-        this.serveNotify(message);
+        this.responder.notify(message.body);
         return;
       case MessageType.Heartbeat:
         return; // liveness was recorded in receive()
@@ -478,7 +368,6 @@ export class Link implements Caller, CallTarget {
     this.peerMaxBody = Math.min(hello.maxBodyBytes, MAX_FRAME_BODY);
     // The peer may stay silent for one of its heartbeat periods; never drop it sooner than twice that.
     this.idleLimitMs = Math.max(this.options.idleTimeoutMs, 2 * hello.heartbeatMs);
-    this.context = { peer: hello.node, link: this };
     this.log = this.setup.log.child({ peer: hello.node, remote: this.remoteAddress });
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
@@ -576,7 +465,7 @@ export class Link implements Caller, CallTarget {
       this.kick(code, reason);
     } else if (this.stateValue === "open") {
       const deadlineMs = options.deadlineMs ?? 0;
-      if (this.inFlightCount === 0 || deadlineMs <= 0) {
+      if (this.responder.inFlight === 0 || deadlineMs <= 0) {
         this.kick(code, reason);
       } else {
         this.stateValue = "draining";
@@ -638,34 +527,5 @@ export class Link implements Caller, CallTarget {
     if (this.graceTimer) clearTimeout(this.graceTimer);
     const reason = this.socketError ? `socket error: ${this.socketError}` : "the peer closed the socket";
     this.finish({ code: 0, reason, byPeer: true }, "destroy");
-  }
-}
-
-type Lookup = { ok: true; entry: ServiceEntry; args: unknown[] } | { ok: false; code: number; message: string };
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
-}
-
-export function errorText(err: unknown): string {
-  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
-  return String(err);
-}
-
-function decodeErrorBody(body: Uint8Array, service: string): RpcError {
-  try {
-    const error = decodeControl<ErrorBody>(body, ["code"]);
-    return new RpcError(error.code, typeof error.message === "string" ? error.message : "", true);
-  } catch {
-    return new RpcError(RpcErrorCode.BadPayload, `${service}: the peer's error reply is not the JSON {"code","message"}`);
-  }
-}
-
-function decodeKick(body: Uint8Array): KickBody {
-  try {
-    const kick = decodeControl<KickBody>(body, ["code"]);
-    return { code: kick.code, reason: typeof kick.reason === "string" ? kick.reason : "" };
-  } catch {
-    return { code: KickCode.ProtocolError, reason: "(an undecodable kick)" };
   }
 }

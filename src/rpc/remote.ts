@@ -10,11 +10,11 @@ import { KickCode } from "../protocol/index.ts";
 import { consoleLogger, type Logger } from "../log/logger.ts";
 import { TimedCaller, type Caller, type CallTarget } from "./caller.ts";
 import { newCounters, type RpcCounters } from "./counters.ts";
-import { RpcError, RpcErrorCode } from "./errors.ts";
-import { Link, errorText, type LinkCloseInfo } from "./link.ts";
+import { errorText, RpcError, RpcErrorCode } from "./errors.ts";
+import { Link, type LinkCloseInfo } from "./link.ts";
 import { backoffDelay, resolveLinkOptions, resolveReconnect, type LinkOptions, type ReconnectOptions, type ResolvedLinkOptions, type ResolvedReconnect } from "./options.ts";
 import { ServiceRegistry, type ServiceDef } from "./service.ts";
-import { isValidName } from "./wire.ts";
+import { isValidName, MAX_NODE_NAME } from "./names.ts";
 
 export interface RootClientOptions extends LinkOptions {
   /** This node's name: the root addresses it by this. */
@@ -78,8 +78,8 @@ export class RootClient implements Caller, CallTarget {
   private readonly stateListeners = new Set<(state: RootClientState) => void>();
 
   constructor(private readonly config: RootClientOptions) {
-    if (!isValidName(config.name)) throw new RangeError("RootClient needs a node name of 1 to 128 printable characters");
-    if (config.cluster !== undefined && !isValidName(config.cluster)) throw new RangeError("a cluster id must be 1 to 128 printable characters");
+    if (!isValidName(config.name, MAX_NODE_NAME)) throw new RangeError("RootClient needs a node name of 1 to 128 printable characters");
+    if (config.cluster !== undefined && !isValidName(config.cluster, MAX_NODE_NAME)) throw new RangeError("a cluster id must be 1 to 128 printable characters");
     this.name = config.name;
     this.options = resolveLinkOptions(config);
     this.reconnect = resolveReconnect(config.reconnect);
@@ -238,7 +238,7 @@ export class RootClient implements Caller, CallTarget {
     if (this.attemptLink === link) this.attemptLink = null;
     this.lastFailure = info.reason;
     if (wasOpen) this.log.warn("link to root lost", { root: link.peer, reason: info.reason });
-    else if (info.code !== 0) this.log.warn("root refused the link", { address: link.remoteAddress, reason: info.reason });
+    else if (info.byPeer && info.code !== 0) this.log.warn("root refused the link", { address: link.remoteAddress, reason: info.reason });
     else this.log[this.failures === 0 ? "info" : "debug"]("link attempt failed", { address: link.remoteAddress, attempt: this.failures + 1, reason: info.reason });
     if (info.byPeer && info.code === KickCode.Kicked) {
       // The root replaced this link with another node's under the same name: coming back

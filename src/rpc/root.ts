@@ -10,11 +10,12 @@ import { KickCode } from "../protocol/index.ts";
 import { consoleLogger, type Logger } from "../log/logger.ts";
 import { checkTimeout } from "./caller.ts";
 import { newCounters, type RpcCounters } from "./counters.ts";
-import { RpcError, RpcErrorCode } from "./errors.ts";
-import { Link, errorText, type LinkCloseInfo, type Refusal } from "./link.ts";
+import { errorText, RpcError, RpcErrorCode } from "./errors.ts";
+import { Link, type LinkCloseInfo, type Refusal } from "./link.ts";
 import { resolveLinkOptions, type LinkOptions, type ResolvedLinkOptions } from "./options.ts";
 import { ServiceRegistry, type ServiceDef } from "./service.ts";
-import { isValidName, type LinkHello } from "./wire.ts";
+import { isValidName, MAX_NODE_NAME } from "./names.ts";
+import type { LinkHello } from "./wire.ts";
 
 export interface RootServerOptions extends LinkOptions {
   /** This node's name, sent to children in the handshake. */
@@ -73,8 +74,8 @@ export class RootServer implements ChildCaller {
   private readonly maxChildren: number;
 
   constructor(private readonly config: RootServerOptions) {
-    if (!isValidName(config.name)) throw new RangeError("RootServer needs a node name of 1 to 128 printable characters");
-    if (config.cluster !== undefined && !isValidName(config.cluster)) throw new RangeError("a cluster id must be 1 to 128 printable characters");
+    if (!isValidName(config.name, MAX_NODE_NAME)) throw new RangeError("RootServer needs a node name of 1 to 128 printable characters");
+    if (config.cluster !== undefined && !isValidName(config.cluster, MAX_NODE_NAME)) throw new RangeError("a cluster id must be 1 to 128 printable characters");
     this.name = config.name;
     this.options = resolveLinkOptions(config);
     this.services = config.services ?? new ServiceRegistry();

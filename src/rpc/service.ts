@@ -9,6 +9,7 @@
  * Services are addressed by name on the wire (not by number like commands), as Firefly's were.
  */
 import type { Caller } from "./caller.ts";
+import { isValidName, MAX_SERVICE_NAME } from "./names.ts";
 
 /** Checks decoded arguments; return false (or throw) to answer BadPayload. */
 export type ArgsValidator<A extends unknown[]> = (args: unknown[]) => args is A;
@@ -30,13 +31,10 @@ export interface ServiceDef<A extends unknown[], R> {
 export type ArgsOf<S> = S extends ServiceDef<infer A, unknown> ? A : never;
 export type ResultOf<S> = S extends ServiceDef<unknown[], infer R> ? R : never;
 
-/** Longest service name (UTF-16 units); names travel in every call. */
-export const MAX_SERVICE_NAME = 256;
-
 /** Declare a service. `A` is the argument tuple, `R` the result (both must survive msgpack). */
 export function service<A extends unknown[] = unknown[], R = unknown>(name: string, options: ServiceOptions<A> = {}): ServiceDef<A, R> {
-  if (typeof name !== "string" || name.length === 0 || name.length > MAX_SERVICE_NAME) {
-    throw new RangeError(`a service name must be a string of 1 to ${MAX_SERVICE_NAME} characters`);
+  if (!isValidName(name, MAX_SERVICE_NAME)) {
+    throw new RangeError(`a service name must be a string of 1 to ${MAX_SERVICE_NAME} characters without control characters`);
   }
   return { kind: "service", name, validate: options.validate };
 }

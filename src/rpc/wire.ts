@@ -3,13 +3,12 @@
  * Pure functions, no I/O. Control bodies (Handshake, Error, Kick) are UTF-8 JSON like on client
  * connections; call bodies are msgpack `[serviceName, args]`.
  */
-import { codecByName, decodeControl, jsonCodec, PROTOCOL_VERSION, ProtocolError } from "../protocol/index.ts";
-import { MAX_SERVICE_NAME } from "./service.ts";
+import { codecByName, decodeControl, jsonCodec, KickCode, PROTOCOL_VERSION, ProtocolError, type ErrorBody, type KickBody } from "../protocol/index.ts";
+import { RpcError, RpcErrorCode } from "./errors.ts";
+import { isValidName, MAX_NODE_NAME, MAX_SERVICE_NAME } from "./names.ts";
 
 /** Version of the link conventions on top of native protocol version 1. */
 export const LINK_VERSION = 1;
-/** Longest node or cluster name accepted in a handshake. */
-export const MAX_NODE_NAME = 128;
 
 /** Both ends send one: the connecting end first, the accepting end in answer. */
 export interface LinkHello {
@@ -38,16 +37,6 @@ export function encodeHello(hello: LinkHello): Uint8Array {
   return jsonCodec.encode(hello);
 }
 
-/** A printable name: no control characters, 1..max UTF-16 units. */
-export function isValidName(name: unknown, max = MAX_NODE_NAME): name is string {
-  if (typeof name !== "string" || name.length === 0 || name.length > max) return false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return false;
-  }
-  return true;
-}
-
 /** Decode and check a peer's hello. Throws ProtocolError("bad-handshake") naming what is wrong. */
 export function decodeHello(body: Uint8Array): LinkHello {
   const hello = decodeControl<LinkHello>(body, NUMERIC_FIELDS);
@@ -56,8 +45,8 @@ export function decodeHello(body: Uint8Array): LinkHello {
   };
   if (hello.protocol !== PROTOCOL_VERSION) bad(`protocol version ${hello.protocol} is not supported (this node speaks ${PROTOCOL_VERSION})`);
   if (hello.link !== LINK_VERSION) bad(`link version ${hello.link} is not supported (this node speaks ${LINK_VERSION})`);
-  if (!isValidName(hello.node)) bad(`"node" must be a string of 1 to ${MAX_NODE_NAME} printable characters`);
-  if (hello.cluster !== undefined && !isValidName(hello.cluster)) bad(`"cluster" must be a string of 1 to ${MAX_NODE_NAME} printable characters`);
+  if (!isValidName(hello.node, MAX_NODE_NAME)) bad(`"node" must be a string of 1 to ${MAX_NODE_NAME} printable characters`);
+  if (hello.cluster !== undefined && !isValidName(hello.cluster, MAX_NODE_NAME)) bad(`"cluster" must be a string of 1 to ${MAX_NODE_NAME} printable characters`);
   for (const field of NUMERIC_FIELDS.slice(2)) {
     const value = hello[field];
     if (!Number.isInteger(value) || value <= 0) bad(`"${field}" must be a positive integer`);
@@ -93,4 +82,24 @@ export function encodeResult(value: unknown): Uint8Array {
 
 export function decodeResult(body: Uint8Array): unknown {
   return msgpack.decode(body);
+}
+
+/** Body of an Error frame, as an RpcError marked remote; a malformed one becomes a local BadPayload. */
+export function decodeErrorReply(body: Uint8Array, service: string): RpcError {
+  try {
+    const error = decodeControl<ErrorBody>(body, ["code"]);
+    return new RpcError(error.code, typeof error.message === "string" ? error.message : "", true);
+  } catch {
+    return new RpcError(RpcErrorCode.BadPayload, `${service}: the peer's error reply is not the JSON {"code","message"}`);
+  }
+}
+
+/** Body of a Kick frame; a malformed one still ends the link. */
+export function decodeKick(body: Uint8Array): KickBody {
+  try {
+    const kick = decodeControl<KickBody>(body, ["code"]);
+    return { code: kick.code, reason: typeof kick.reason === "string" ? kick.reason : "" };
+  } catch {
+    return { code: KickCode.ProtocolError, reason: "(an undecodable kick)" };
+  }
 }

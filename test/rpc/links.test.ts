@@ -225,11 +225,11 @@ test("graceful close: handlers running for the peer finish; new calls meanwhile 
 });
 
 test("heartbeats keep a quiet link open", async (t) => {
-  const limits = { heartbeatMs: 30, idleTimeoutMs: 100 };
+  const limits = { heartbeatMs: 40, idleTimeoutMs: 200 };
   const { root, port } = await startRoot(t, limits);
   root.services.handle(Whoami, () => "root");
   const { remote } = await startRemote(t, port, limits);
-  await sleep(400); // four idle timeouts without a call
+  await sleep(700); // three and a half idle timeouts without a call
   assert.equal(remote.state, "open");
   assert.equal(remote.stats.opens, 1);
   assert.equal(root.stats.children, 1);

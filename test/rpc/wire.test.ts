@@ -94,6 +94,7 @@ test("the registry takes one handler per service; remove frees the name", () => 
   assert.equal(registry.size, 1);
   assert.throws(() => service(""), RangeError);
   assert.throws(() => service("x".repeat(257)), RangeError);
+  assert.throws(() => service("bad\nname"), RangeError);
 });
 
 test("link options are checked so that no combination silently breaks links", () => {
