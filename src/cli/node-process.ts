@@ -4,7 +4,7 @@
  * and keeps serving its clients if the master goes away.
  */
 import { pathToFileURL } from "node:url";
-import type { ClusterConfig } from "../config/index.ts";
+import { ALL_COMMANDS, type ClusterConfig, type ClusterNode, type ForwardSettings } from "../config/index.ts";
 import { consoleLogger } from "../log/logger.ts";
 import { loadApp, Node } from "../node/index.ts";
 
@@ -19,6 +19,17 @@ async function reloadModule(node: Node, path: string, generation: number): Promi
   if (typeof module.default === "function") await (module.default as (node: Node) => unknown)(node);
 }
 
+/**
+ * What a node forwards: its `forward` setting, or, as Firefly's net nodes did (all of them, by
+ * app code), every unhandled command of a client-facing node that has exactly one root.
+ */
+function forwardOf(spec: ClusterNode): ForwardSettings | null {
+  if (spec.forward !== null) return spec.forward;
+  const clientFacing = spec.roles.includes("net") || spec.roles.includes("ws");
+  const only = spec.links.length === 1 ? spec.links[0] : undefined;
+  return clientFacing && only ? { to: only.rootName, ranges: [ALL_COMMANDS] } : null;
+}
+
 export async function runClusterNode(config: ClusterConfig, name: string): Promise<void> {
   const spec = config.nodes.get(name);
   if (spec === undefined) throw new Error(`${config.source} has no server named "${name}"`);
@@ -26,7 +37,20 @@ export async function runClusterNode(config: ClusterConfig, name: string): Promi
   process.stdout.on("error", () => {});
   process.stderr.on("error", () => {});
   const apps = await Promise.all(spec.apps.map((path) => loadApp(path, config.baseDir)));
-  const node = new Node({ config: spec.node, apps, logger: consoleLogger({ level: spec.log.level }) });
+  const root = spec.listeners.find((l) => l.role === "root");
+  const node = new Node({
+    config: spec.node,
+    apps,
+    logger: consoleLogger({ level: spec.log.level }),
+    cluster: {
+      root: root ? { host: root.host, port: root.port } : undefined,
+      links: spec.links,
+      timeoutMs: spec.timeouts.rpcMs,
+      forward: forwardOf(spec),
+      // Children that take forwarded commands: every node linked here that does not itself forward here.
+      routeTo: [...config.nodes.values()].filter((n) => n.links.some((l) => l.rootName === name) && forwardOf(n)?.to !== name).map((n) => n.name),
+    },
+  });
   const addresses = await node.start();
   const report = () => {
     if (!process.connected) return;

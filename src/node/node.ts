@@ -30,6 +30,22 @@ import { consoleLogger, type Logger } from "../log/logger.ts";
 import type { App } from "./app.ts";
 import { ConnectionContext, PushEncoder } from "./context.ts";
 import { CommandRegistry, type ClientContext, type CommandEntry } from "./registry.ts";
+import { Forwarding, type ClientRef, type Router } from "./forwarding.ts";
+import { RootClient, RootServer, ServiceRegistry } from "../rpc/index.ts";
+
+/** How a node joins a cluster: its root port, its links to roots, and what it forwards. */
+export interface ClusterWiring {
+  /** Accept child nodes here (Firefly's rootport). */
+  root?: { host: string; port: number };
+  /** Links to roots (Firefly's remoteport); each reconnects by itself. */
+  links?: readonly { rootName: string; host: string; port: number }[];
+  /** Default inter-node call timeout. */
+  timeoutMs?: number;
+  /** Client commands without a local handler that go to the root named `to`. */
+  forward?: { to: string; ranges: readonly (readonly [number, number])[] } | null;
+  /** On a root: the children that take forwarded commands (default: all but the client's net node). */
+  routeTo?: readonly string[];
+}
 
 export interface NodeOptions {
   /** The node's config (validated here; see docs/config.md). */
@@ -38,6 +54,8 @@ export interface NodeOptions {
   apps?: readonly App[];
   /** Defaults to a console logger at the config's log level. */
   logger?: Logger;
+  /** Root port, links and forwarding, for a node of a cluster. */
+  cluster?: ClusterWiring;
 }
 
 export interface NodeStats {
@@ -59,6 +77,12 @@ export class Node implements ConnectionHandler {
   readonly name: string;
   readonly log: Logger;
   readonly commands: CommandRegistry;
+  /** Services this node offers to other nodes (its root's children and its roots call them). */
+  readonly services = new ServiceRegistry();
+  private rootServer: RootServer | null = null;
+  private readonly remotes = new Map<string, RootClient>();
+  private forwarding: Forwarding | null = null;
+  private readonly wiring: ClusterWiring;
   private readonly config: NodeConfigInput;
   private readonly apps: readonly App[];
   private readonly hub: ConnectionHub;
@@ -74,6 +98,7 @@ export class Node implements ConnectionHandler {
     this.config = parseNodeConfig(options.config);
     this.name = this.config.name;
     this.apps = options.apps ?? [];
+    this.wiring = options.cluster ?? {};
     this.log = (options.logger ?? consoleLogger({ level: this.config.log?.level ?? "info" })).child({ node: this.name });
     const codec: CodecName = this.config.codec ?? "json";
     this.codecs = new PushEncoder(codec);
@@ -88,6 +113,7 @@ export class Node implements ConnectionHandler {
       // A quarter of the shortest timeout keeps timeouts within 25% of their setting.
       sweepMs: Math.max(10, Math.min(1000, Math.floor(shortest / 4))),
     });
+    this.wire();
   }
 
   /** Run the app modules, then open every configured listener. Returns where it listens. */
@@ -96,6 +122,7 @@ export class Node implements ConnectionHandler {
     this.state = "starting";
     try {
       for (const app of this.apps) await app(this);
+      await this.joinCluster();
       for (const tcp of this.config.tcp ?? []) {
         const limits = resolveLimits(this.config.limits, tcp.limits);
         const format: FrameFormat =
@@ -110,6 +137,7 @@ export class Node implements ConnectionHandler {
       for (const acceptor of this.acceptors) this.listening.push(await acceptor.listen());
     } catch (err) {
       for (const acceptor of this.acceptors) acceptor.close();
+      await this.leaveCluster();
       this.state = "stopped";
       throw err;
     }
@@ -119,6 +147,77 @@ export class Node implements ConnectionHandler {
       this.log.info("listening", { transport: a.transport, frame: a.frame, address: `${a.host}:${a.port}${a.path}` });
     }
     return this.listening;
+  }
+
+  /** This node's root server (Firefly's rootport), or null. */
+  get root(): RootServer | null {
+    return this.rootServer;
+  }
+
+  /** The link to the root named `rootName` (Firefly's `remote[name]`). */
+  remote(rootName: string): RootClient | undefined {
+    return this.remotes.get(rootName);
+  }
+
+  /** Choose which child a forwarded command goes to (default: sticky per client, round-robin). */
+  setRouter(router: Router): void {
+    if (this.forwarding === null) throw new Error(`node ${this.name} routes nothing: it has no root port`);
+    this.forwarding.router = router;
+  }
+
+  /**
+   * Be told when a client that sent commands here through a gateway disconnects (on a gateway:
+   * any client of its net nodes). Returns a function that removes the listener.
+   */
+  onClientGone(listener: (client: ClientRef) => void): () => void {
+    if (this.forwarding === null) throw new Error(`node ${this.name} is not part of a cluster`);
+    const listeners = this.forwarding.goneListeners;
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }
+
+  /** Build the root server, root links and forwarding (nothing listens or connects yet). */
+  private wire(): void {
+    const { root, links = [], timeoutMs, forward } = this.wiring;
+    if (root) this.rootServer = new RootServer({ name: this.name, host: root.host, port: root.port, services: this.services, logger: this.log, timeoutMs });
+    for (const link of links) this.remotes.set(link.rootName, new RootClient({ name: this.name, services: this.services, logger: this.log, timeoutMs }));
+    if (this.rootServer === null && this.remotes.size === 0) return;
+    const up = forward ? this.remotes.get(forward.to) : undefined;
+    if (forward && up === undefined) throw new Error(`node ${this.name} forwards to "${forward.to}", which is not one of its roots`);
+    this.forwarding = new Forwarding({
+      name: this.name,
+      commands: this.commands,
+      encoder: this.codecs,
+      log: this.log,
+      up: up ?? null,
+      ranges: forward?.ranges ?? [],
+      root: this.rootServer,
+      targets: this.wiring.routeTo,
+      remotes: [...this.remotes.values()],
+      local: {
+        push: (id, command, body) => this.hub.get(id)?.push(command, body) ?? false,
+        kick: (id, reason) => this.kick(id, reason),
+      },
+    });
+  }
+
+  /** Open the root port and start the links (after the apps registered their services). */
+  private async joinCluster(): Promise<void> {
+    if (this.rootServer) {
+      const address = await this.rootServer.listen();
+      this.log.info("root listening", { address: `${address.host}:${address.port}` });
+    }
+    for (const link of this.wiring.links ?? []) {
+      // The link retries by itself; a root that is not up yet is joined when it appears.
+      this.remotes.get(link.rootName)?.connect(link.host, link.port).catch((err: unknown) => {
+        this.log.debug("first connect to root failed; retrying", { root: link.rootName, error: String(err) });
+      });
+    }
+  }
+
+  private async leaveCluster(): Promise<void> {
+    await Promise.all([...this.remotes.values()].map((r) => r.close()));
+    await this.rootServer?.close();
   }
 
   /** Where the node listens (after start). */
@@ -188,6 +287,7 @@ export class Node implements ConnectionHandler {
       for (const connection of [...this.hub.connections()]) connection.abort(KickCode.ShuttingDown, "stop deadline reached");
     }
     this.hub.stopSweeping();
+    await this.leaveCluster();
     this.state = "stopped";
     this.log.info("stopped", { requests: this.counters.requests });
   }
@@ -226,6 +326,10 @@ export class Node implements ConnectionHandler {
     this.counters.requests++;
     const entry = this.commands.lookup(message.command);
     if (entry === undefined) {
+      if (this.forwarding?.covers(message.command)) {
+        this.forwardRequest(this.forwarding, connection, message);
+        return;
+      }
       this.counters.errors++;
       connection.respondError(message, ErrorCode.UnknownCommand, `unknown command ${message.command}`);
       return;
@@ -241,6 +345,11 @@ export class Node implements ConnectionHandler {
 
   notify(connection: Connection, message: Message): void {
     const entry = this.commands.lookup(message.command);
+    if (entry === undefined && this.forwarding?.covers(message.command) && this.state === "running") {
+      this.forwarding.notify(this.refOf(connection), message.command, message.body);
+      connection.release();
+      return;
+    }
     if (entry === undefined || this.state === "stopping") {
       this.counters.droppedNotifies++;
       this.log.debug("notify dropped", { connection: connection.id, command: message.command, why: entry ? "stopping" : "unknown command" });
@@ -253,7 +362,29 @@ export class Node implements ConnectionHandler {
   }
 
   closed(connection: Connection, info: CloseInfo): void {
+    // Tell the gateway (and through it the node that owned the client) that it left.
+    if (this.forwarding !== null && connection.context !== undefined) this.forwarding.clientClosed(this.refOf(connection));
     this.log.debug("connection closed", { connection: connection.id, code: info.code, reason: info.reason });
+  }
+
+  private refOf(connection: Connection): ClientRef {
+    return { net: this.name, id: connection.id, remoteAddress: connection.remoteAddress, transport: connection.transport };
+  }
+
+  private forwardRequest(forwarding: Forwarding, connection: Connection, message: Message): void {
+    this.inFlight++;
+    forwarding.request(this.refOf(connection), message.command, message.body).then(
+      (body) => {
+        this.finish();
+        connection.respond(message, body);
+      },
+      (err: unknown) => {
+        this.finish();
+        this.counters.errors++;
+        const e = err as CommandError;
+        connection.respondError(message, e.code, e.message);
+      },
+    );
   }
 
   private decode(connection: Connection, message: Message, entry: CommandEntry): unknown {

@@ -45,6 +45,8 @@ export const ErrorCode = {
   ConnectionClosed: 7,
   /** Client side only: too many requests are waiting for replies. */
   TooManyPending: 8,
+  /** The node that handles the command (behind a gateway) is not reachable right now. */
+  Unavailable: 9,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

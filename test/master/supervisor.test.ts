@@ -94,16 +94,16 @@ test("stop goes in reverse start order, gracefully, and kills what outlives the 
   const dir = await mkdtemp(join(tmpdir(), "glowfly-sup-"));
   const journal = join(dir, "order.log");
   // Each stand-in appends its name on SIGTERM and exits; "stubborn" ignores SIGTERM.
+  // Ready only once the handler is installed, so no SIGTERM can arrive before it.
   const graceful = (name: string) =>
-    proc(name, `process.on('SIGTERM', () => { require('fs').appendFileSync(${JSON.stringify(journal)}, '${name}\\n'); process.exit(0); }); setInterval(() => {}, 1000)`);
+    proc(name, `process.on('SIGTERM', () => { require('fs').appendFileSync(${JSON.stringify(journal)}, '${name}\\n'); process.exit(0); }); process.send({ type: 'ready' }); setInterval(() => {}, 1000)`, "ipc");
   const { logger } = captureLogger();
   const sup = new Supervisor({
-    specs: [graceful("gate"), graceful("net"), proc("stubborn", "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"), graceful("game1")],
+    specs: [graceful("gate"), graceful("net"), proc("stubborn", "process.on('SIGTERM', () => {}); process.send({ type: 'ready' }); setInterval(() => {}, 1000)", "ipc"), graceful("game1")],
     log: logger,
     output: () => {},
   });
   await sup.startAll();
-  await sleep(200); // let the children install their handlers
   const started = Date.now();
   await sup.stopAll(600);
   const took = Date.now() - started;
