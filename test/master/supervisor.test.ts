@@ -105,10 +105,10 @@ test("stop goes in reverse start order, gracefully, and kills what outlives the 
   });
   await sup.startAll();
   const started = Date.now();
-  await sup.stopAll(600);
+  await sup.stopAll(1500);
   const took = Date.now() - started;
   assert.deepEqual((await readFile(journal, "utf8")).trim().split("\n"), ["game1", "net", "gate"]);
-  assert.ok(took >= 500 && took < 3000, `stop took ${took} ms with a 600 ms deadline`);
+  assert.ok(took >= 1400 && took < 5000, `stop took ${took} ms with a 1500 ms deadline`);
   assert.deepEqual(sup.status().map((s) => s.state), ["stopped", "stopped", "stopped", "stopped"]);
   assert.equal(sup.status()[2]!.lastExit, "signal SIGKILL");
 });
