@@ -190,7 +190,7 @@ export class Supervisor {
       });
     });
     child.once("error", (err) => {
-      this.log.error("cannot spawn node", { node: spec.name, error: err.message });
+      this.log.error("cannot spawn node", { name: spec.name, error: err.message });
       e.reason = `cannot spawn: ${err.message}`;
     });
     child.on("message", (message: unknown) => {
@@ -204,10 +204,10 @@ export class Supervisor {
     if (ok && e.child === child && e.state === "starting") {
       e.state = "running";
       e.runningSince = Date.now();
-      this.log.info("node running", { node: spec.name, pid: child.pid });
+      this.log.info("node running", { name: spec.name, pid: child.pid });
     } else if (e.child === child && child.exitCode === null && e.state === "starting") {
       e.reason = `not ready within ${this.readyTimeoutMs} ms`;
-      this.log.warn("node did not report ready; killing it", { node: spec.name });
+      this.log.warn("node did not report ready; killing it", { name: spec.name });
       child.kill("SIGKILL"); // counted as a crash by exited()
       await e.exited;
     }
@@ -225,15 +225,15 @@ export class Supervisor {
     if (delay === null) {
       e.state = "crash-loop";
       e.reason = `crashed ${e.history.recent} times within ${this.policy.windowMs} ms (last exit: ${e.lastExit}); not restarting`;
-      this.log.error("node is crash-looping; restarts stopped", { node: e.spec.name, lastExit: e.lastExit });
+      this.log.error("node is crash-looping; restarts stopped", { name: e.spec.name, lastExit: e.lastExit });
       return;
     }
     e.state = "backoff";
-    this.log.warn("node exited; restarting", { node: e.spec.name, exit: e.lastExit, inMs: delay });
+    this.log.warn("node exited; restarting", { name: e.spec.name, exit: e.lastExit, inMs: delay });
     e.timer = setTimeout(() => {
       e.timer = null;
       e.restarts++;
-      this.launch(e).catch((err: unknown) => this.log.error("restart failed", { node: e.spec.name, error: String(err) }));
+      this.launch(e).catch((err: unknown) => this.log.error("restart failed", { name: e.spec.name, error: String(err) }));
     }, delay);
   }
 
@@ -249,7 +249,7 @@ export class Supervisor {
     const exited = e.exited;
     const inTime = await Promise.race([exited.then(() => true), sleep(Math.max(0, deadline - Date.now())).then(() => false)]);
     if (!inTime) {
-      this.log.warn("node did not stop by the deadline; killing it", { node: e.spec.name });
+      this.log.warn("node did not stop by the deadline; killing it", { name: e.spec.name });
       child.kill("SIGKILL");
       await exited;
     }

@@ -203,10 +203,7 @@ export class Node implements ConnectionHandler {
 
   /** Open the root port and start the links (after the apps registered their services). */
   private async joinCluster(): Promise<void> {
-    if (this.rootServer) {
-      const address = await this.rootServer.listen();
-      this.log.info("root listening", { address: `${address.host}:${address.port}` });
-    }
+    await this.rootServer?.listen(); // it logs where it listens
     for (const link of this.wiring.links ?? []) {
       // The link retries by itself; a root that is not up yet is joined when it appears.
       this.remotes.get(link.rootName)?.connect(link.host, link.port).catch((err: unknown) => {
