@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "../log/logger.ts";
+import { listenOn } from "../transport/listen.ts";
 import { tokenMatches } from "./token.ts";
 
 /** What the API asks the master to do. */
@@ -57,15 +58,7 @@ export class AdminServer {
     server.requestTimeout = 10_000;
     server.headersTimeout = 5_000;
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    const port = typeof address === "object" && address ? address.port : this.options.port;
+    const port = await listenOn(server, this.options.port, this.options.host);
     return { host: this.options.host, port };
   }
 

@@ -7,6 +7,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { KickCode } from "../protocol/index.ts";
+import { listenOn } from "../transport/listen.ts";
 import { consoleLogger, type Logger } from "../log/logger.ts";
 import { checkTimeout } from "./caller.ts";
 import { newCounters, type RpcCounters } from "./counters.ts";
@@ -89,17 +90,10 @@ export class RootServer implements ChildCaller {
     if (this.closing) throw new Error(`root ${this.name} is closed`);
     const host = this.config.host ?? "127.0.0.1";
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.config.port ?? 0, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    const port = await listenOn(server, this.config.port ?? 0, host);
     server.on("error", (err) => this.log.error("root listener error", { error: err.message }));
     this.server = server;
-    const address = server.address();
-    this.addressValue = { host, port: typeof address === "object" && address ? address.port : (this.config.port ?? 0) };
+    this.addressValue = { host, port };
     this.log.info("root listening", { host, port: this.addressValue.port });
     return this.addressValue;
   }

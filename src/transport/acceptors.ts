@@ -8,6 +8,7 @@ import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { KickCode, type FrameFormat } from "../protocol/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { TransportKind } from "./connection.ts";
+import { boundPort, listenOn } from "./listen.ts";
 import type { ConnectionHub } from "./hub.ts";
 import type { ConnectionLimits } from "./limits.ts";
 import { TcpByteSocket, WsByteSocket } from "./socket.ts";
@@ -53,16 +54,8 @@ export class TcpAcceptor implements Acceptor {
       connection.start();
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    const port = await listenOn(server, this.options.port, this.options.host);
     server.on("error", (err) => this.log.error("tcp listener error", { error: err.message }));
-    const address = server.address();
-    const port = typeof address === "object" && address ? address.port : this.options.port;
     return { transport: "tcp", frame: format.name, host: this.options.host, port, path: "" };
   }
 
@@ -119,8 +112,7 @@ export class WsAcceptor implements Acceptor {
       });
     });
     server.on("error", (err) => this.log.error("websocket listener error", { error: err.message }));
-    const address = server.address();
-    const port = typeof address === "object" && address ? address.port : this.options.port;
+    const port = boundPort(server, this.options.port);
     return { transport: "ws", frame: format.name, host: this.options.host, port, path };
   }
 
