@@ -55,7 +55,7 @@ export async function runClusterNode(config: ClusterConfig, name: string): Promi
   const report = () => {
     if (!process.connected) return;
     const stats = node.stats;
-    process.send?.({ type: "status", connections: stats.connections, inFlight: stats.inFlight, requests: stats.requests });
+    process.send?.({ type: "status", connections: stats.connections, inFlight: stats.inFlight, requests: stats.requests, rpcPending: stats.rpcPending, rpcInFlight: stats.rpcInFlight });
   };
   const reporter = setInterval(report, REPORT_EVERY_MS);
   reporter.unref();

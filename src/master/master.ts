@@ -23,6 +23,8 @@ export interface NodeReport {
   connections: number;
   inFlight: number;
   requests: number;
+  rpcPending: number;
+  rpcInFlight: number;
 }
 
 export interface NodeStatus extends Omit<ProcessStatus, "report"> {
@@ -30,6 +32,9 @@ export interface NodeStatus extends Omit<ProcessStatus, "report"> {
   /** Client connections and requests in flight, as last reported by the node. */
   connections: number | null;
   inFlight: number | null;
+  /** Calls to other nodes waiting for replies / handlers running for other nodes, as last reported. */
+  rpcPending: number | null;
+  rpcInFlight: number | null;
 }
 
 export class Master {
@@ -89,6 +94,8 @@ export class Master {
         roles: this.options.config.nodes.get(process.name)?.roles ?? [],
         connections: r?.connections ?? null,
         inFlight: r?.inFlight ?? null,
+        rpcPending: r?.rpcPending ?? null,
+        rpcInFlight: r?.rpcInFlight ?? null,
       };
     });
     return { cluster: this.options.config.source, master: { pid: process.pid, uptimeMs: Date.now() - this.startedAt }, nodes };

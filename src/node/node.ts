@@ -61,6 +61,9 @@ export interface NodeOptions {
 export interface NodeStats {
   connections: number;
   inFlight: number;
+  /** Calls to other nodes waiting for replies, and handlers running for other nodes. */
+  rpcPending: number;
+  rpcInFlight: number;
   requests: number;
   errors: number;
   droppedNotifies: number;
@@ -223,7 +226,11 @@ export class Node implements ConnectionHandler {
   }
 
   get stats(): NodeStats {
-    return { connections: this.hub.size, inFlight: this.inFlight, ...this.counters };
+    const links = [...this.remotes.values()].map((r) => r.stats);
+    const root = this.rootServer?.stats;
+    const rpcPending = (root?.pending ?? 0) + links.reduce((sum, l) => sum + l.pending, 0);
+    const rpcInFlight = (root?.inFlight ?? 0) + links.reduce((sum, l) => sum + l.inFlight, 0);
+    return { connections: this.hub.size, inFlight: this.inFlight, rpcPending, rpcInFlight, ...this.counters };
   }
 
   /** The context of an open client connection. */
