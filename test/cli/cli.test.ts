@@ -181,3 +181,19 @@ test("glowfly with an unknown command exits 2 with the usage; help exits 0", asy
   assert.match(badOption.stderr, /unknown option "--bogus"/);
   assert.equal(help.stderr, "");
 });
+
+test("a bad cluster config fails at start with the key path: missing root, duplicate port, cycle, wrong type", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "glowfly-cli-cluster-"));
+  const cases: [string, unknown, RegExp][] = [
+    ["missing root", { servers: { net: { netport: 41001, remoteport: [{ rootname: "gate", rootport: 41000 }] } } }, /servers\.net\.remoteport\[0\]\.rootname.*gate/],
+    ["duplicate port", { servers: { a: { netport: 41002 }, b: { rootport: 41002 } } }, /41002/],
+    ["cycle", { servers: { a: { rootport: 41003, remoteport: [{ rootname: "b" }] }, b: { rootport: 41004, remoteport: [{ rootname: "a" }] } } }, /a -> b -> a|b -> a -> b/],
+    ["wrong type", { servers: { a: { netport: "41005" } } }, /servers\.a\.netport/],
+  ];
+  for (const [what, config, expected] of cases) {
+    const path = await writeConfig(dir, config, `${what.replace(/ /g, "-")}.json`);
+    const { code, stderr } = await runToExit(["start", path]);
+    assert.equal(code, 1, `${what}: exit code`);
+    assert.match(stderr, expected, `${what}: ${stderr}`);
+  }
+});
