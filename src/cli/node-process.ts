@@ -7,6 +7,8 @@ import { pathToFileURL } from "node:url";
 import { ALL_COMMANDS, type ClusterConfig, type ClusterNode, type ForwardSettings } from "../config/index.ts";
 import { consoleLogger } from "../log/logger.ts";
 import { loadApp, Node } from "../node/index.ts";
+import { MASTER_ENV, reportTo } from "../master/registry.ts";
+import { RootClient } from "../rpc/index.ts";
 
 const REPORT_EVERY_MS = 1000;
 
@@ -30,7 +32,7 @@ function forwardOf(spec: ClusterNode): ForwardSettings | null {
   return clientFacing && only ? { to: only.rootName, ranges: [ALL_COMMANDS] } : null;
 }
 
-export async function runClusterNode(config: ClusterConfig, name: string): Promise<void> {
+export async function runClusterNode(config: ClusterConfig, name: string, masterAddress = process.env[MASTER_ENV]): Promise<void> {
   const spec = config.nodes.get(name);
   if (spec === undefined) throw new Error(`${config.source} has no server named "${name}"`);
   // A master that died leaves our stdout pipe without a reader: losing log lines must not kill the node.
@@ -52,16 +54,8 @@ export async function runClusterNode(config: ClusterConfig, name: string): Promi
     },
   });
   const addresses = await node.start();
-  const report = () => {
-    if (!process.connected) return;
-    const stats = node.stats;
-    process.send?.({ type: "status", connections: stats.connections, inFlight: stats.inFlight, requests: stats.requests, rpcPending: stats.rpcPending, rpcInFlight: stats.rpcInFlight });
-  };
-  const reporter = setInterval(report, REPORT_EVERY_MS);
-  reporter.unref();
   let reloads = 0;
-  process.on("message", (message: unknown) => {
-    if (typeof message !== "object" || message === null || (message as { type?: unknown }).type !== "reload") return;
+  const reload = () => {
     if (spec.reload === null) {
       node.log.info("reload requested; this node has no reload module");
       return;
@@ -70,21 +64,36 @@ export async function runClusterNode(config: ClusterConfig, name: string): Promi
       () => node.log.info("reloaded", { module: spec.reload ?? "" }),
       (err: unknown) => node.log.error("reload failed", { module: spec.reload ?? "", error: String(err) }),
     );
-  });
-  process.on("disconnect", () => node.log.warn("lost the master's IPC channel; serving on"));
-  process.send?.({ type: "ready", addresses });
-  report();
+  };
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (why: string, deadlineMs?: number) => {
     if (stopping) return;
     stopping = true;
-    clearInterval(reporter);
-    node.log.info("stopping", { signal });
-    node.stop().then(
+    node.log.info("stopping", { why });
+    node.stop({ deadlineMs }).then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
+  // The registry link: status reports, stop and reload. It reconnects by itself, so this node
+  // reattaches to a master that restarts (or that starts after it, with --master-only).
+  const registry = masterAddress ?? (config.master.registry.port !== 0 ? `${config.master.registry.host}:${config.master.registry.port}` : undefined);
+  if (registry !== undefined) {
+    const [host, port] = splitHostPort(registry);
+    const link = new RootClient({ name, logger: node.log, timeoutMs: spec.timeouts.rpcMs, reconnect: { maxDelayMs: 2000 } });
+    reportTo(link, () => ({ name, pid: process.pid, ...node.stats }), REPORT_EVERY_MS, { stop: (ms) => stop("the master asked", ms), reload });
+    link.connect(host, port).catch(() => node.log.info("master not reachable yet; the registry link keeps trying", { master: registry }));
+  }
+  process.on("disconnect", () => node.log.warn("lost the master's IPC channel; serving on"));
+  process.send?.({ type: "ready", addresses });
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+}
+
+/** "host:port" or "[v6]:port" → [host, port]. */
+export function splitHostPort(address: string): [string, number] {
+  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) throw new Error(`"${address}" is not host:port`);
+  return [match[1] as string, port];
 }

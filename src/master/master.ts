@@ -7,6 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import { AdminServer, UnknownNodeError } from "./admin.ts";
 import { Supervisor, type ProcessStatus } from "./supervisor.ts";
 import { loadAdminToken } from "./token.ts";
+import { MASTER_ENV, Registry } from "./registry.ts";
 
 export interface MasterOptions {
   config: ClusterConfig;
@@ -17,17 +18,7 @@ export interface MasterOptions {
   output?: (name: string, stream: "stdout" | "stderr", line: string) => void;
 }
 
-/** What a node reports about itself over IPC (see src/cli/node-process.ts). */
-export interface NodeReport {
-  type: "status";
-  connections: number;
-  inFlight: number;
-  requests: number;
-  rpcPending: number;
-  rpcInFlight: number;
-}
-
-export interface NodeStatus extends Omit<ProcessStatus, "report"> {
+export interface NodeStatus extends ProcessStatus {
   roles: readonly string[];
   /** Client connections and requests in flight, as last reported by the node. */
   connections: number | null;
@@ -38,7 +29,8 @@ export interface NodeStatus extends Omit<ProcessStatus, "report"> {
 }
 
 export class Master {
-  private readonly supervisor: Supervisor;
+  private supervisor: Supervisor;
+  private readonly registry: Registry;
   private admin: AdminServer | null = null;
   private readonly startedAt = Date.now();
   private stopping: Promise<void> | null = null;
@@ -49,11 +41,17 @@ export class Master {
   constructor(private readonly options: MasterOptions) {
     const { config } = options;
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
-    this.supervisor = new Supervisor({
-      specs: config.startOrder.map((name) => ({ name, ...options.nodeCommand(name), ready: "ipc" as const })),
-      log: options.log,
+    this.registry = new Registry({ host: config.master.roothost, port: config.master.rootport, log: options.log });
+    this.supervisor = this.makeSupervisor("");
+  }
+
+  private makeSupervisor(registryAddress: string): Supervisor {
+    const { config, nodeCommand, log, output } = this.options;
+    return new Supervisor({
+      specs: config.startOrder.map((name) => ({ name, ...nodeCommand(name), env: { [MASTER_ENV]: registryAddress }, ready: "ipc" as const })),
+      log,
       restart: config.master.restart,
-      output: options.output,
+      output,
     });
   }
 
@@ -82,13 +80,17 @@ export class Master {
       admin = await this.admin.listen();
       log.info("admin API listening", { address: `http://${admin.host}:${admin.port}`, tokenFile: config.master.tokenFile });
     }
+    const registry = await this.registry.listen();
+    log.info("registry listening", { address: `${registry.host}:${registry.port}` });
+    // Spawned nodes learn the registry's real port (rootport 0 picks a free one) from their environment.
+    this.supervisor = this.makeSupervisor(`${registry.host}:${registry.port}`);
     await this.supervisor.startAll();
     return { admin };
   }
 
   status(): { cluster: string; master: { pid: number; uptimeMs: number }; nodes: NodeStatus[] } {
-    const nodes = this.supervisor.status().map(({ report, ...process }) => {
-      const r = isReport(report) ? report : null;
+    const nodes = this.supervisor.status().map((process) => {
+      const r = this.registry.report(process.name);
       return {
         ...process,
         roles: this.options.config.nodes.get(process.name)?.roles ?? [],
@@ -105,7 +107,7 @@ export class Master {
   reload(): Record<string, "asked" | "not running"> {
     const result: Record<string, "asked" | "not running"> = {};
     for (const name of this.options.config.startOrder) {
-      result[name] = this.supervisor.send(name, { type: "reload" }) ? "asked" : "not running";
+      result[name] = this.registry.reload(name) ? "asked" : "not running";
     }
     return result;
   }
@@ -116,12 +118,10 @@ export class Master {
       this.options.log.info("stopping the cluster", { deadlineMs });
       await this.supervisor.stopAll(deadlineMs);
       await this.admin?.close();
+      await this.registry.close();
       this.resolveStopped();
     })();
     return this.stopping;
   }
 }
 
-function isReport(value: unknown): value is NodeReport {
-  return typeof value === "object" && value !== null && (value as { type?: unknown }).type === "status";
-}

@@ -36,8 +36,6 @@ export interface ProcessStatus {
   lastExit: string | null;
   /** Why the node is not running, for crash-loop and failed starts. */
   reason: string | null;
-  /** The last IPC message the node sent besides "ready" (nodes report their status this way). */
-  report: unknown;
 }
 
 export interface SupervisorOptions {
@@ -60,7 +58,6 @@ interface Entry {
   runningSince: number;
   lastExit: string | null;
   reason: string | null;
-  report: unknown;
   timer: NodeJS.Timeout | null;
   exited: Promise<void>;
 }
@@ -95,7 +92,6 @@ export class Supervisor {
         runningSince: 0,
         lastExit: null,
         reason: null,
-        report: null,
         timer: null,
         exited: Promise.resolve(),
       });
@@ -119,21 +115,12 @@ export class Supervisor {
         uptimeMs: e.state === "running" ? now - e.runningSince : 0,
         lastExit: e.lastExit,
         reason: e.reason,
-        report: e.report,
       };
     });
   }
 
   has(name: string): boolean {
     return this.entries.has(name);
-  }
-
-  /** Send a message to a node over its IPC channel. Returns false if it has none or is not running. */
-  send(name: string, message: unknown): boolean {
-    const child = this.entries.get(name)?.child;
-    if (!child?.connected) return false;
-    child.send(message as object);
-    return true;
   }
 
   /** Stop a node gracefully and start it again; clears a crash-loop. */
@@ -146,12 +133,18 @@ export class Supervisor {
     await this.launch(e);
   }
 
-  /** Stop every node in reverse start order; what has not exited by the deadline is killed. */
+  /** Stop every node in reverse start order within the deadline; a node that outlives its share is killed. */
   async stopAll(deadlineMs: number): Promise<void> {
     this.stopping = true;
     const deadline = Date.now() + deadlineMs;
     for (const e of this.entries.values()) this.cancelTimer(e);
-    for (const name of [...this.order].reverse()) await this.terminate(this.entry(name), deadline);
+    // Each node gets an even share of what is left, so one that ignores SIGTERM cannot use up
+    // the grace of the roots stopped after it.
+    const order = [...this.order].reverse();
+    for (const [i, name] of order.entries()) {
+      const share = (deadline - Date.now()) / (order.length - i);
+      await this.terminate(this.entry(name), Date.now() + Math.max(0, share));
+    }
   }
 
   private entry(name: string): Entry {
@@ -175,7 +168,6 @@ export class Supervisor {
     });
     e.child = child;
     e.state = "starting";
-    e.report = null;
     for (const stream of ["stdout", "stderr"] as const) {
       const source = child[stream];
       if (source) createInterface({ input: source }).on("line", (line) => this.output(spec.name, stream, line));
@@ -195,7 +187,6 @@ export class Supervisor {
     });
     child.on("message", (message: unknown) => {
       if (typeof message === "object" && message !== null && (message as { type?: unknown }).type === "ready") resolveReady(true);
-      else e.report = message;
     });
     if (spec.ready === "spawn") resolveReady(true);
     const timer = setTimeout(() => resolveReady(false), this.readyTimeoutMs);

@@ -96,6 +96,13 @@ test("the master runs a cluster, restarts a killed node, reports status and stop
     const c2 = await connect(`tcp://127.0.0.1:${p2}`, { reconnect: false });
     clients.push(c1, c2);
     assert.deepEqual(await c1.request(Echo, { text: "one" }), { text: "one" });
+    // Nodes report over the registry link once a second; the status shows their clients.
+    for (let i = 0; i < 60; i++) {
+      const rows = await status();
+      if (rows.every((n) => n.connections === 1)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual((await status()).map((n) => n.connections), [1, 1]);
 
     const before = (await status()).find((n) => n.name === "game1")!;
     assert.equal(before.state, "running");

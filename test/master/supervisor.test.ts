@@ -70,7 +70,7 @@ test("ipc readiness: a node is running only after it says ready; one that never 
   const { logger } = captureLogger();
   const sup = new Supervisor({
     specs: [
-      proc("ok", "setTimeout(() => process.send({ type: 'ready' }), 100); process.send({ type: 'status', clients: 3 }); setInterval(() => {}, 1000)", "ipc"),
+      proc("ok", "setTimeout(() => process.send({ type: 'ready' }), 100); setInterval(() => {}, 1000)", "ipc"),
       proc("mute", LONG_RUNNING, "ipc"),
     ],
     log: logger,
@@ -82,7 +82,6 @@ test("ipc readiness: a node is running only after it says ready; one that never 
     await sup.startAll();
     const [ok, mute] = sup.status();
     assert.equal(ok!.state, "running");
-    assert.deepEqual(ok!.report, { type: "status", clients: 3 });
     assert.equal(mute!.state, "backoff");
     assert.match(mute!.reason ?? "", /not ready within 300 ms/);
   } finally {
@@ -108,7 +107,8 @@ test("stop goes in reverse start order, gracefully, and kills what outlives the 
   await sup.stopAll(1500);
   const took = Date.now() - started;
   assert.deepEqual((await readFile(journal, "utf8")).trim().split("\n"), ["game1", "net", "gate"]);
-  assert.ok(took >= 1400 && took < 5000, `stop took ${took} ms with a 1500 ms deadline`);
+  // stubborn is killed after its share (1500 ms / 3 nodes left) and costs no one else their grace.
+  assert.ok(took >= 400 && took < 3000, `stop took ${took} ms with a 1500 ms deadline`);
   assert.deepEqual(sup.status().map((s) => s.state), ["stopped", "stopped", "stopped", "stopped"]);
   assert.equal(sup.status()[2]!.lastExit, "signal SIGKILL");
 });
