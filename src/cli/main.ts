@@ -46,9 +46,9 @@ async function main(args: Args): Promise<number> {
       if (args.node !== undefined) throw new UsageError("--node needs a cluster config (one with `servers`)");
       await runSingleNode(loaded.config, path);
     } else if (args.node !== undefined) {
-      await runClusterNode(loaded.config, args.node);
+      await runClusterNode(loaded.config, args.node, args.master);
     } else {
-      await runMaster(loaded.config, path);
+      await runMaster(loaded.config, path, args.masterOnly === true);
     }
     return -1;
   }
@@ -56,16 +56,18 @@ async function main(args: Args): Promise<number> {
   return admin(loaded.config, args);
 }
 
-async function runMaster(config: ClusterConfig, path: string): Promise<void> {
+async function runMaster(config: ClusterConfig, path: string, masterOnly: boolean): Promise<void> {
   const log = consoleLogger({ level: config.master.log.level }).child({ node: "master" });
   const self = fileURLToPath(import.meta.url);
   const master = new Master({
     config,
     log,
     nodeCommand: (name) => ({ command: process.execPath, args: [...process.execArgv, self, "start", path, "--node", name] }),
+    spawn: !masterOnly,
   });
-  const { admin: address } = await master.start();
-  process.stdout.write(`glowfly master: ${config.nodes.size} node(s) from ${path}${address ? `; admin API http://${address.host}:${address.port}` : ""}\n`);
+  const { admin: address, registry } = await master.start();
+  const what = masterOnly ? "master only (nodes join it)" : `${config.nodes.size} node(s)`;
+  process.stdout.write(`glowfly master: ${what} from ${path}; registry ${registry.host}:${registry.port}${address ? `; admin API http://${address.host}:${address.port}` : ""}\n`);
   const stop = (signal: string) => {
     log.info("signal", { signal });
     void master.stop();

@@ -32,7 +32,8 @@ function forwardOf(spec: ClusterNode): ForwardSettings | null {
   return clientFacing && only ? { to: only.rootName, ranges: [ALL_COMMANDS] } : null;
 }
 
-export async function runClusterNode(config: ClusterConfig, name: string, masterAddress = process.env[MASTER_ENV]): Promise<void> {
+export async function runClusterNode(config: ClusterConfig, name: string, masterAddress?: string): Promise<void> {
+  masterAddress ??= process.env[MASTER_ENV] || undefined;
   const spec = config.nodes.get(name);
   if (spec === undefined) throw new Error(`${config.source} has no server named "${name}"`);
   // A master that died leaves our stdout pipe without a reader: losing log lines must not kill the node.

@@ -26,6 +26,11 @@ export class UnknownNodeError extends Error {
   override readonly name = "UnknownNodeError";
 }
 
+/** The request is valid but this master cannot do it (answered 409). */
+export class ConflictError extends Error {
+  override readonly name = "ConflictError";
+}
+
 export interface AdminServerOptions {
   host: string;
   port: number;
@@ -110,6 +115,7 @@ export class AdminServer {
         await actions.restart(name);
       } catch (err) {
         if (err instanceof UnknownNodeError) throw new HttpError(404, err.message);
+        if (err instanceof ConflictError) throw new HttpError(409, err.message);
         throw err;
       }
       return send(res, 200, { restarted: name });

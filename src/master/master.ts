@@ -4,7 +4,7 @@
  */
 import type { ClusterConfig } from "../config/index.ts";
 import type { Logger } from "../log/logger.ts";
-import { AdminServer, UnknownNodeError } from "./admin.ts";
+import { AdminServer, ConflictError, UnknownNodeError } from "./admin.ts";
 import { Supervisor, type ProcessStatus } from "./supervisor.ts";
 import { loadAdminToken } from "./token.ts";
 import { MASTER_ENV, Registry } from "./registry.ts";
@@ -16,9 +16,16 @@ export interface MasterOptions {
   log: Logger;
   /** Where node output goes (default: prefixed lines on this process's stdout/stderr). */
   output?: (name: string, stream: "stdout" | "stderr", line: string) => void;
+  /**
+   * false (`glowfly start --master-only`): spawn nothing; nodes started elsewhere with
+   * `--node <name> --master host:port` join through the registry. Default true.
+   */
+  spawn?: boolean;
 }
 
-export interface NodeStatus extends ProcessStatus {
+export interface NodeStatus extends Omit<ProcessStatus, "state"> {
+  /** "absent": a node a --master-only master has not heard from. */
+  state: ProcessStatus["state"] | "absent";
   roles: readonly string[];
   /** Client connections and requests in flight, as last reported by the node. */
   connections: number | null;
@@ -56,7 +63,7 @@ export class Master {
   }
 
   /** Start the admin API (if the config has a webport), then every node in start order. */
-  async start(): Promise<{ admin: { host: string; port: number } | null }> {
+  async start(): Promise<{ admin: { host: string; port: number } | null; registry: { host: string; port: number } }> {
     const { config, log } = this.options;
     for (const notice of config.notices) log.info(`config: ${notice}`);
     let admin: { host: string; port: number } | null = null;
@@ -72,6 +79,7 @@ export class Master {
           stop: (o) => this.stop(o.deadlineMs),
           reload: () => Promise.resolve(this.reload()),
           restart: (name) => {
+            if (this.options.spawn === false) return Promise.reject(new ConflictError("a --master-only master spawns nothing, so it cannot restart a node"));
             if (!this.supervisor.has(name)) return Promise.reject(new UnknownNodeError(`no node named "${name}"`));
             return this.supervisor.restart(name);
           },
@@ -82,14 +90,15 @@ export class Master {
     }
     const registry = await this.registry.listen();
     log.info("registry listening", { address: `${registry.host}:${registry.port}` });
+    if (this.options.spawn === false) return { admin, registry };
     // Spawned nodes learn the registry's real port (rootport 0 picks a free one) from their environment.
     this.supervisor = this.makeSupervisor(`${registry.host}:${registry.port}`);
     await this.supervisor.startAll();
-    return { admin };
+    return { admin, registry };
   }
 
   status(): { cluster: string; master: { pid: number; uptimeMs: number }; nodes: NodeStatus[] } {
-    const nodes = this.supervisor.status().map((process) => {
+    const nodes = this.options.spawn === false ? this.joinedStatus() : this.supervisor.status().map((process) => {
       const r = this.registry.report(process.name);
       return {
         ...process,
@@ -101,6 +110,27 @@ export class Master {
       };
     });
     return { cluster: this.options.config.source, master: { pid: process.pid, uptimeMs: Date.now() - this.startedAt }, nodes };
+  }
+
+  /** --master-only: what the registry knows of each configured node. */
+  private joinedStatus(): NodeStatus[] {
+    return this.options.config.startOrder.map((name) => {
+      const r = this.registry.report(name);
+      return {
+        name,
+        state: r ? "running" : "absent",
+        pid: r?.pid ?? null,
+        restarts: 0,
+        uptimeMs: 0,
+        lastExit: null,
+        reason: r ? null : "not joined (--master-only: start it with --node and --master)",
+        roles: this.options.config.nodes.get(name)?.roles ?? [],
+        connections: r?.connections ?? null,
+        inFlight: r?.inFlight ?? null,
+        rpcPending: r?.rpcPending ?? null,
+        rpcInFlight: r?.rpcInFlight ?? null,
+      };
+    });
   }
 
   /** Ask every running node to re-import its reload module. Returns which nodes were asked. */
@@ -116,12 +146,22 @@ export class Master {
   stop(deadlineMs = this.options.config.master.stopDeadlineMs): Promise<void> {
     this.stopping ??= (async () => {
       this.options.log.info("stopping the cluster", { deadlineMs });
-      await this.supervisor.stopAll(deadlineMs);
+      if (this.options.spawn === false) await this.stopJoined(deadlineMs);
+      else await this.supervisor.stopAll(deadlineMs);
       await this.admin?.close();
       await this.registry.close();
       this.resolveStopped();
     })();
     return this.stopping;
   }
-}
 
+  /** --master-only: ask each joined node to stop, children before roots. */
+  private async stopJoined(deadlineMs: number): Promise<void> {
+    const deadline = Date.now() + deadlineMs;
+    for (const name of this.options.config.stopOrder) {
+      if (this.registry.report(name) === undefined) continue;
+      const left = Math.max(1, deadline - Date.now());
+      await this.registry.stopNode(name, left).catch((err: unknown) => this.options.log.warn("node did not acknowledge stop", { name, error: String(err) }));
+    }
+  }
+}
