@@ -31,12 +31,12 @@ export class Child {
     readonly ready: Record<string, unknown>,
   ) {}
 
-  /** Start `script` (relative to bench/) and wait for its ready line. */
-  static async start(name: string, script: string, nodeFlags: readonly string[] = [], timeoutMs = 30_000): Promise<Child> {
+  /** Start `script` (relative to bench/) with `args` and wait for its ready line. */
+  static async start(name: string, script: string, nodeFlags: readonly string[] = [], args: readonly string[] = [], timeoutMs = 30_000): Promise<Child> {
     const path = fileURLToPath(new URL(script, import.meta.url));
     const proc = spawn(
       "bash",
-      ["-c", 'ulimit -Sn "$(ulimit -Hn)" && exec "$@"', name, process.execPath, "--import", "tsx", "--expose-gc", ...nodeFlags, path],
+      ["-c", 'ulimit -Sn "$(ulimit -Hn)" && exec "$@"', name, process.execPath, "--import", "tsx", "--expose-gc", ...nodeFlags, path, ...args],
       { stdio: ["pipe", "pipe", "inherit"] },
     );
     live.add(proc);

@@ -18,6 +18,7 @@ export async function idle(o: Options, loadgen: Child, gate: QuietGate): Promise
   for (const kind of IDLE_KINDS) {
     if (o.only !== null && !o.only.includes(kind)) continue;
     const target = spec(kind);
+    if (target.server === "forwarded") continue;
     if (gate.waits) await gate.settle();
     const server = await startServer(target.server);
     try {
@@ -31,7 +32,7 @@ export async function idle(o: Options, loadgen: Child, gate: QuietGate): Promise
         totalTimeoutMs: 180_000,
       });
       if (opened.failed > 0) process.stderr.write(`  idle ${target.label}: ${opened.failed} failed (${opened.firstError})\n`);
-      await waitConns(server, (n) => n >= opened.held);
+      await waitConns(() => server.call<number>("conns"), (n) => n >= opened.held);
       await new Promise((resolve) => setTimeout(resolve, 500));
       const after = await server.call<MemSample>("mem");
       await loadgen.call("close");

@@ -18,7 +18,8 @@ export interface Options {
 
 export const USAGE = `npm run bench -- [--quick] [--write] [--no-load] [--no-idle] [--rounds=N]
     [--warmup=ms] [--measure=ms] [--clients=100,1000] [--idle=19000]
-    [--only=raw-net,native,firefly,raw-ws,glowfly-ws] [--wait-quiet[=seconds]] [--profile]`;
+    [--only=raw-net,native,firefly,raw-ws,glowfly-ws,forwarded] [--wait-quiet[=seconds]] [--profile]
+  --only=forwarded also measures raw-net and native: the forwarded path is compared with them.`;
 
 export function parseOptions(argv: readonly string[]): Options {
   const flag = (name: string) => argv.includes(`--${name}`);

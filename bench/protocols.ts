@@ -4,7 +4,7 @@
  * the same for every server: request frames are encoded once and only the request id is
  * patched in place; replies are recognised by reading a few header bytes.
  */
-export type TargetKind = "raw-net" | "raw-ws" | "native" | "firefly" | "glowfly-ws";
+export type TargetKind = "raw-net" | "raw-ws" | "native" | "firefly" | "glowfly-ws" | "forwarded";
 
 export interface Target {
   kind: TargetKind;
@@ -74,6 +74,7 @@ const noId = (): boolean => false;
 export function wireFor(kind: TargetKind): Wire {
   switch (kind) {
     case "native":
+    case "forwarded": // the client speaks native TCP to the net node
       return nativeWire("tcp");
     case "glowfly-ws":
       return nativeWire("ws");

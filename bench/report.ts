@@ -1,6 +1,7 @@
 /** Markdown tables for the bench results, and the update of docs/benchmarks.md. */
 import { cpus, totalmem } from "node:os";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { FORWARDED_TARGETS, HOPS, type ForwardedRow } from "./forwarded.ts";
 import type { TargetKind } from "./protocols.ts";
 
 export interface ThroughputRow {
@@ -12,7 +13,10 @@ export interface ThroughputRow {
   p50: number;
   p99: number;
   p999: number;
+  /** Sum over the server's processes. */
   serverCpuPct: number;
+  /** Each server process, % of a core (one entry for a single-process server). */
+  processCpuPct: { name: string; pct: number }[];
   cpuUsPerReq: number;
   rpsPerCore: number;
   loadgenCpuPct: number;
@@ -61,6 +65,10 @@ function ratioCell(r: ThroughputRow): string {
   return `**${fixed(r.ratio, 2)}**${range}`;
 }
 
+const otherCell = (pct: number | null) => (pct === null ? "—" : `${int(pct)}${pct > BUSY_FLAG_PCT ? " ⚠" : ""}`);
+const rangeCell = (r: [number, number] | null, f: (n: number) => string) => (r === null ? "" : ` (${f(r[0])}–${f(r[1])})`);
+const mark = (ok: boolean) => (ok ? " ✓" : " ✗");
+
 export function machine(): string {
   const cpu = cpus();
   const model = cpu[0]?.model.trim() ?? "unknown cpu";
@@ -74,10 +82,46 @@ export function throughputTable(rows: readonly ThroughputRow[]): string {
   const line = (r: ThroughputRow) => {
     const held = r.held < r.clients ? ` (${r.held} held)` : "";
     const errs = r.errors > 0 ? ` ⚠ ${r.errors} bad replies` : "";
-    const other = r.otherCpuPct === null ? "—" : `${int(r.otherCpuPct)}${r.otherCpuPct > BUSY_FLAG_PCT ? " ⚠" : ""}`;
+    const other = otherCell(r.otherCpuPct);
     return `| ${r.label}${errs} | ${r.clients}${held} | ${int(r.rps)} | ${int(r.p50)} | ${int(r.p99)} | ${int(r.p999)} | ${int(r.serverCpuPct)} | ${fixed(r.cpuUsPerReq, 1)} | ${int(r.rpsPerCore)} | ${ratioCell(r)} | ${int(r.loadgenCpuPct)} | ${other} |`;
   };
   return head + rows.map(line).join("\n");
+}
+
+export function forwardedTable(rows: readonly ForwardedRow[]): string {
+  const t = FORWARDED_TARGETS;
+  const head =
+    `| path | C | req/s | p50 µs | p99 µs | p99.9 µs | net CPU % | gate CPU % | game1 CPU % | req/s per total server core | ratio vs raw net (target ≥ ${fixed(t.minRatio, 2)}) | raw net req/s per server core | direct glowfly tcp native req/s per server core (ratio vs raw) | direct p50 µs | added p50 per hop µs (target ≤ ${int(t.maxHopP50Us)} at C = ${t.hopClients}) | loadgen CPU % | other CPU % |\n` +
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+  const line = (f: ForwardedRow) => {
+    const r = f.row;
+    const held = r.held < r.clients ? ` (${r.held} held)` : "";
+    const errs = r.errors > 0 ? ` ⚠ ${r.errors} bad replies` : "";
+    const cpu = (name: string) => {
+      const p = r.processCpuPct.find((c) => c.name === name);
+      return p === undefined ? "—" : int(p.pct);
+    };
+    const ratio = `**${fixed(f.ratio, 2)}**${rangeCell(f.ratioRange, (n) => fixed(n, 2))}${mark(f.ratio >= t.minRatio)}`;
+    const hopTarget = f.clients === t.hopClients ? mark(f.hopP50 <= t.maxHopP50Us) : "";
+    const hop = `**${int(f.hopP50)}**${rangeCell(f.hopRange, int)}${hopTarget}`;
+    return `| glowfly forwarded${errs} | ${r.clients}${held} | ${int(r.rps)} | ${int(r.p50)} | ${int(r.p99)} | ${int(r.p999)} | ${cpu("net")} | ${cpu("gate")} | ${cpu("game1")} | ${int(r.rpsPerCore)} | ${ratio} | ${int(f.raw.rpsPerCore)} | ${int(f.direct.rpsPerCore)} (${fixed(f.directRatio, 2)}) | ${int(f.direct.p50)} | ${hop} | ${int(r.loadgenCpuPct)} | ${otherCell(r.otherCpuPct)} |`;
+  };
+  return head + rows.map(line).join("\n");
+}
+
+/** One line per target: met or not, at the client count it applies to. */
+export function forwardedVerdict(rows: readonly ForwardedRow[]): string {
+  const t = FORWARDED_TARGETS;
+  const ratios = rows.map((f) => `${fixed(f.ratio, 2)} at C = ${int(f.clients)}`).join(", ");
+  const ratioMet = rows.every((f) => f.ratio >= t.minRatio);
+  const lines = [`- req/s per total server core ≥ ${fixed(t.minRatio, 2)}× raw net: **${ratioMet ? "met" : "not met"}** (${ratios}).`];
+  const hop = rows.find((f) => f.clients === t.hopClients);
+  lines.push(
+    hop === undefined
+      ? `- added p50 per hop ≤ ${int(t.maxHopP50Us)} µs at C = ${t.hopClients}: not measured in this run.`
+      : `- added p50 per hop ≤ ${int(t.maxHopP50Us)} µs at C = ${t.hopClients}: **${hop.hopP50 <= t.maxHopP50Us ? "met" : "not met"}** (${int(hop.hopP50)} µs: the median over rounds of (forwarded p50 − direct p50) ÷ ${HOPS} hops).`,
+  );
+  return lines.join("\n");
 }
 
 export function idleTable(rows: readonly IdleRow[], wanted: number): string {
@@ -89,7 +133,7 @@ export function idleTable(rows: readonly IdleRow[], wanted: number): string {
   return head + rows.map(line).join("\n");
 }
 
-export function resultsSection(date: string, s: Settings, throughput: string | null, idle: string | null): string {
+export function resultsSection(date: string, s: Settings, throughput: string | null, forwarded: string | null, idle: string | null): string {
   const rounds = s.rounds > 1 ? `, median of ${s.rounds} interleaved rounds (ratio range over rounds in brackets)` : "";
   return [
     `Run ${date} on ${machine()}.`,
@@ -97,6 +141,7 @@ export function resultsSection(date: string, s: Settings, throughput: string | n
     ...(s.note === undefined ? [] : ["", s.note]),
     "",
     ...(throughput === null ? [] : ["### Closed-loop echo", "", throughput, ""]),
+    ...(forwarded === null ? [] : ["### Forwarded path (client → net → gate → game1 → back)", "", forwarded, ""]),
     ...(idle === null ? [] : ["### Idle connections", "", idle, ""]),
   ].join("\n");
 }

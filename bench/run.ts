@@ -9,7 +9,7 @@ import { Child, killAll } from "./child.ts";
 import { idle } from "./idle.ts";
 import { QuietGate } from "./machine.ts";
 import { parseOptions } from "./options.ts";
-import { idleTable, resultsSection, throughputTable, writeDoc, type Settings } from "./report.ts";
+import { forwardedTable, forwardedVerdict, idleTable, resultsSection, throughputTable, writeDoc, type Settings } from "./report.ts";
 import { throughput } from "./throughput.ts";
 
 async function main(): Promise<void> {
@@ -25,9 +25,16 @@ async function main(): Promise<void> {
   }
   const loadgen = await Child.start("loadgen", "./loadgen.ts");
   try {
-    const rows = o.load ? await throughput(o, loadgen, gate) : null;
+    const load = o.load ? await throughput(o, loadgen, gate) : null;
     const idleRows = o.idle ? await idle(o, loadgen, gate) : null;
-    const section = resultsSection(date, settings, rows && throughputTable(rows), idleRows && idleTable(idleRows, o.idleCount));
+    const forwarded = load === null || load.forwarded.length === 0 ? null : `${forwardedTable(load.forwarded)}\n\n${forwardedVerdict(load.forwarded)}`;
+    const section = resultsSection(
+      date,
+      settings,
+      load && throughputTable(load.rows),
+      forwarded,
+      idleRows === null || idleRows.length === 0 ? null : idleTable(idleRows, o.idleCount),
+    );
     process.stdout.write(`\n## glowfly benchmarks\n\n${section}\n`);
     if (o.write) {
       const doc = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
