@@ -3,7 +3,7 @@
  * backoff, stops restarting a crash-looping node and says why, and stops everything in
  * reverse dependency order within a deadline. It knows processes, not what runs in them.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Logger } from "../log/logger.ts";
 import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from "./restart-policy.ts";
@@ -49,9 +49,19 @@ export interface SupervisorOptions {
   output?: (name: string, stream: "stdout" | "stderr", line: string) => void;
 }
 
+/** A node process: one this supervisor spawned, or one it adopted from an earlier master. */
+interface Proc {
+  readonly pid: number | null;
+  kill(signal: NodeJS.Signals): void;
+  readonly alive: boolean;
+}
+
+/** How often an adopted process (not our child: no exit event) is checked for life. */
+const ADOPTED_POLL_MS = 250;
+
 interface Entry {
   spec: ProcessSpec;
-  child: ChildProcess | null;
+  child: Proc | null;
   state: ProcessState;
   history: CrashHistory;
   restarts: number;
@@ -98,9 +108,12 @@ export class Supervisor {
     }
   }
 
-  /** Start every node in order, each after the previous one is running (or failed to start). */
+  /** Start every node (but the adopted) in order, each after the previous one is running (or failed to start). */
   async startAll(): Promise<void> {
-    for (const name of this.order) await this.launch(this.entry(name));
+    for (const name of this.order) {
+      const e = this.entry(name);
+      if (e.child === null) await this.launch(e); // adopted ones are running already
+    }
   }
 
   status(): ProcessStatus[] {
@@ -158,6 +171,40 @@ export class Supervisor {
     e.timer = null;
   }
 
+  /**
+   * Take over a node process an earlier master started (same config, still running): it is
+   * supervised like a child, its exit noticed by polling since it sends us no exit event.
+   */
+  adopt(name: string, pid: number): void {
+    const e = this.entry(name);
+    const proc: Proc = {
+      pid,
+      kill: (signal) => {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // already gone
+        }
+      },
+      get alive() {
+        return pidAlive(pid);
+      },
+    };
+    e.child = proc;
+    e.state = "running";
+    e.runningSince = Date.now();
+    e.exited = new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (proc.alive) return;
+        clearInterval(poll);
+        this.exited(e, proc, "exited (adopted: exit status unknown)");
+        resolve();
+      }, ADOPTED_POLL_MS);
+      poll.unref();
+    });
+    this.log.info("node adopted", { name, pid });
+  }
+
   private async launch(e: Entry): Promise<void> {
     if (this.stopping) return;
     const { spec } = e;
@@ -166,7 +213,14 @@ export class Supervisor {
       env: { ...process.env, ...spec.env },
       stdio: spec.ready === "ipc" ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
     });
-    e.child = child;
+    const proc: Proc = {
+      pid: child.pid ?? null,
+      kill: (signal) => child.kill(signal),
+      get alive() {
+        return child.exitCode === null && child.signalCode === null;
+      },
+    };
+    e.child = proc;
     e.state = "starting";
     for (const stream of ["stdout", "stderr"] as const) {
       const source = child[stream];
@@ -177,7 +231,7 @@ export class Supervisor {
     e.exited = new Promise<void>((resolve) => {
       child.once("exit", (code, signal) => {
         resolveReady(false);
-        this.exited(e, child, code, signal);
+        this.exited(e, proc, signal ? `signal ${signal}` : `code ${code}`);
         resolve();
       });
     });
@@ -192,11 +246,11 @@ export class Supervisor {
     const timer = setTimeout(() => resolveReady(false), this.readyTimeoutMs);
     const ok = await ready;
     clearTimeout(timer);
-    if (ok && e.child === child && e.state === "starting") {
+    if (ok && e.child === proc && e.state === "starting") {
       e.state = "running";
       e.runningSince = Date.now();
       this.log.info("node running", { name: spec.name, pid: child.pid });
-    } else if (e.child === child && child.exitCode === null && e.state === "starting") {
+    } else if (e.child === proc && proc.alive && e.state === "starting") {
       e.reason = `not ready within ${this.readyTimeoutMs} ms`;
       this.log.warn("node did not report ready; killing it", { name: spec.name });
       child.kill("SIGKILL"); // counted as a crash by exited()
@@ -204,10 +258,10 @@ export class Supervisor {
     }
   }
 
-  private exited(e: Entry, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (e.child !== child) return;
+  private exited(e: Entry, proc: Proc, how: string): void {
+    if (e.child !== proc) return;
     e.child = null;
-    e.lastExit = signal ? `signal ${signal}` : `code ${code}`;
+    e.lastExit = how;
     if (e.state === "stopping" || this.stopping) {
       e.state = "stopped";
       return;
@@ -231,7 +285,7 @@ export class Supervisor {
   /** SIGTERM, wait until the deadline, then SIGKILL. */
   private async terminate(e: Entry, deadline: number): Promise<void> {
     const child = e.child;
-    if (child === null || child.exitCode !== null || child.signalCode !== null) {
+    if (child === null || !child.alive) {
       if (e.state !== "crash-loop") e.state = "stopped";
       return;
     }
@@ -249,4 +303,14 @@ export class Supervisor {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Whether a process exists (signal 0 checks without sending anything). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

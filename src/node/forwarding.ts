@@ -25,8 +25,13 @@ export const PushToClient = service<[client: ClientRef, command: number, body: U
 export const KickClient = service<[client: ClientRef, reason: string], void>("glowfly.kick");
 export const ClientGone = service<[client: ClientRef], void>("glowfly.clientGone");
 
-/** Picks the child a forwarded command goes to, or null when none can take it. */
-export type Router = (client: ClientRef, command: number, children: readonly string[]) => string | null;
+/**
+ * Picks the child a forwarded command goes to, or null when none can take it. A router that
+ * remembers clients gets `forget(client)` when one disconnects, so its memory stays bounded.
+ */
+export type Router = ((client: ClientRef, command: number, children: readonly string[]) => string | null) & {
+  forget?: (client: ClientRef) => void;
+};
 
 /** Built-in routers. */
 export const routers = {
@@ -34,7 +39,7 @@ export const routers = {
   sticky(): Router {
     const assigned = new Map<string, string>();
     const next = routers.roundRobin();
-    return (client, command, children) => {
+    const router: Router = (client, command, children) => {
       const key = `${client.net}/${client.id}`;
       const current = assigned.get(key);
       if (current !== undefined && children.includes(current)) return current;
@@ -42,6 +47,8 @@ export const routers = {
       if (chosen !== null) assigned.set(key, chosen);
       return chosen;
     };
+    router.forget = (client) => assigned.delete(`${client.net}/${client.id}`);
+    return router;
   },
   roundRobin(): Router {
     let i = 0;
@@ -193,6 +200,7 @@ export class Forwarding {
     const owner = this.owners.get(key);
     this.owners.delete(key);
     if (owner !== undefined) this.setup.root?.notifyChild(owner, ClientGone, client);
+    this.router.forget?.(client);
     for (const listener of this.goneListeners) listener(client);
   }
 

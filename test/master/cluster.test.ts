@@ -135,11 +135,12 @@ test("the master runs a cluster, restarts a killed node, reports status and stop
   }
 });
 
-test("when the master is killed, nodes keep serving their clients", async () => {
+test("when the master is killed, nodes keep serving; a new master re-adopts them instead of starting others", async () => {
   const { config, web, ports } = await echoCluster();
   const master = await startMaster(config);
   const rows = await statusOf(web);
   const client = await connect(`tcp://127.0.0.1:${ports[0]}`, { reconnect: false });
+  let second: ChildProcess | undefined;
   try {
     master.kill("SIGKILL");
     await new Promise((r) => master.once("exit", r));
@@ -149,8 +150,39 @@ test("when the master is killed, nodes keep serving their clients", async () => 
     assert.deepEqual(await late.request(Echo, { text: "new client" }), { text: "new client" });
     late.close();
     assert.equal(client.state, "open");
+
+    second = glowfly(["start", config]);
+    second.stdout?.resume();
+    second.stderr?.resume();
+    let adopted: NodeRow[] = [];
+    for (let i = 0; i < 150 && !(adopted.length === 2 && adopted.every((n) => n.state === "running")); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      adopted = await statusOf(web).catch(() => []);
+    }
+    assert.deepEqual(adopted.map((n) => [n.name, n.state, n.pid, n.restarts]), rows.map((n) => [n.name, "running", n.pid, 0]), "the same processes, not new ones");
+    assert.deepEqual(await client.request(Echo, { text: "adopted" }), { text: "adopted" });
+    // The new master supervises them: a killed node is restarted.
+    process.kill(rows[1]!.pid!, "SIGKILL");
+    let restarted: NodeRow | undefined;
+    for (let i = 0; i < 150 && !(restarted?.state === "running" && restarted.restarts === 1); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      restarted = (await statusOf(web)).find((n) => n.name === "game2");
+    }
+    assert.equal(restarted?.restarts, 1);
+    const stopped = new Promise<number | null>((r) => second?.once("exit", r));
+    assert.equal((await run(["stop", config])).code, 0);
+    assert.equal(await stopped, 0);
+    assert.throws(() => process.kill(rows[0]!.pid!, 0), /ESRCH/, "the adopted node was stopped too");
+    assert.throws(() => process.kill(restarted.pid!, 0), /ESRCH/);
   } finally {
     client.close();
-    for (const row of rows) if (row.pid) process.kill(row.pid, "SIGKILL");
+    second?.kill("SIGKILL");
+    for (const row of rows) {
+      try {
+        if (row.pid) process.kill(row.pid, "SIGKILL"); // only if a failure left it behind
+      } catch {
+        // gone already
+      }
+    }
   }
 });
