@@ -2,7 +2,7 @@
  * Test helpers: start real nodes on loopback ports, and a raw native/Firefly socket client
  * that exposes every frame (the SDK hides them; these tests need to see the bytes).
  */
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import {
   consoleLogger,
   encodeControl,
@@ -119,4 +119,13 @@ export class RawClient {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** A port that was free a moment ago (for configs that need a fixed port). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  await new Promise<void>((r) => server.close(() => r()));
+  return typeof address === "object" && address ? address.port : 0;
 }

@@ -7,23 +7,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect } from "../../src/client/index.ts";
 import { Echo } from "../../examples/echo/commands.ts";
-import { waitFor } from "../helpers.ts";
+import { freePort, waitFor } from "../helpers.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const TOKEN = "master-only-token";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const address = server.address();
-  await new Promise<void>((r) => server.close(() => r()));
-  return typeof address === "object" && address ? address.port : 0;
-}
 
 function glowfly(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], {
