@@ -9,11 +9,10 @@ import {
   FIREFLY_HEADER_SIZE,
   fireflyFormat,
   MessageType,
-  ProtocolError,
   type Message,
   type ProtocolErrorReason,
 } from "../../src/protocol/index.ts";
-import { bytes, decode, expectProtocolError, hex, plain, pushAll, type Plain } from "./frames.ts";
+import { bytes, decode, expectProtocolError, failingByte, hex, plain, pushAll, type Plain } from "./frames.ts";
 
 const CUSTOM = { magic: [78, 37, 38, 48], protocolVersion: 9, serverVersion: 0x01020304 } as const;
 /** The 9 bytes every CUSTOM frame starts with: magic 4e 25 26 30, version 09, server version 01020304. */
@@ -230,18 +229,7 @@ test("firefly decode: a bad header fed byte by byte is reported by its last byte
     [header(DEFAULT_PREFIX, 0xffff_ffff), "frame-too-large"],
   ];
   for (const [frameHex, reason] of cases) {
-    const frame = bytes(frameHex);
-    const decoder = fireflyFormat().createDecoder();
-    let failedAt = -1;
-    for (let i = 0; i < frame.length && failedAt < 0; i++) {
-      try {
-        pushAll(decoder, frame.subarray(i, i + 1));
-      } catch (err) {
-        assert.ok(err instanceof ProtocolError);
-        assert.equal(err.reason, reason);
-        failedAt = i;
-      }
-    }
+    const failedAt = failingByte(fireflyFormat(), bytes(frameHex), reason);
     assert.ok(failedAt >= 0 && failedAt < 17, `${reason}: failed at byte ${failedAt}`);
   }
 });

@@ -46,3 +46,21 @@ export function expectProtocolError(fn: () => unknown, reason: ProtocolErrorReas
   assert.equal(caught.reason, reason);
   return caught;
 }
+
+/**
+ * Feed `frame` one byte at a time to a fresh decoder of `format`; asserts that it fails with
+ * `reason` and returns the index of the byte that made it fail.
+ */
+export function failingByte(format: FrameFormat, frame: Uint8Array, reason: ProtocolErrorReason): number {
+  const decoder = format.createDecoder();
+  for (let i = 0; i < frame.length; i++) {
+    try {
+      pushAll(decoder, frame.subarray(i, i + 1));
+    } catch (err) {
+      assert.ok(err instanceof ProtocolError);
+      assert.equal(err.reason, reason);
+      return i;
+    }
+  }
+  return -1;
+}

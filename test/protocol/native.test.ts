@@ -9,12 +9,11 @@ import {
   MessageType,
   NATIVE_HEADER_SIZE,
   nativeFormat,
-  ProtocolError,
   U32_MAX,
   type Message,
   type ProtocolErrorReason,
 } from "../../src/protocol/index.ts";
-import { bytes, decode, expectProtocolError, hex, plain, pushAll, type Plain } from "./frames.ts";
+import { bytes, decode, expectProtocolError, failingByte, hex, plain, pushAll, type Plain } from "./frames.ts";
 
 
 const u32 = (n: number): string => n.toString(16).padStart(8, "0");
@@ -178,18 +177,7 @@ test("native decode: a bad header fed byte by byte is reported by its last byte 
     [header(0xffff_ffff, MessageType.Request), "frame-too-large"],
   ];
   for (const [frameHex, reason] of cases) {
-    const frame = bytes(frameHex);
-    const decoder = nativeFormat().createDecoder();
-    let failedAt = -1;
-    for (let i = 0; i < frame.length && failedAt < 0; i++) {
-      try {
-        pushAll(decoder, frame.subarray(i, i + 1));
-      } catch (err) {
-        assert.ok(err instanceof ProtocolError);
-        assert.equal(err.reason, reason);
-        failedAt = i;
-      }
-    }
+    const failedAt = failingByte(nativeFormat(), bytes(frameHex), reason);
     assert.ok(failedAt >= 0 && failedAt < 14, `${reason}: failed at byte ${failedAt}`);
   }
 });
