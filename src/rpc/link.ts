@@ -4,6 +4,7 @@
  * link needs: frame size (its decoder), pending calls, handlers in flight, the outbound queue,
  * the handshake deadline and liveness. RootServer and RootClient only decide which links exist.
  */
+import { Liveness } from "../transport/liveness.ts";
 import type { Socket } from "node:net";
 import {
   encodeControl,
@@ -97,10 +98,7 @@ export class Link implements Caller, CallTarget {
   private idleLimitMs = 0;
   // Liveness: reads and writes only set flags; the tick turns them into timestamps, which keeps
   // Date.now() off the per-frame path (as the client Connection does).
-  private heard = false;
-  private wrote = false;
-  private lastHeardAt = 0;
-  private lastSentAt = 0;
+  private readonly liveness = new Liveness(Date.now());
   private corked = false;
   private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
   private tickTimer: ReturnType<typeof setInterval> | null = null;
@@ -303,7 +301,7 @@ export class Link implements Caller, CallTarget {
 
   private receive(chunk: Uint8Array): void {
     if (this.stateValue === "closed") return;
-    this.heard = true;
+    this.liveness.onRead();
     try {
       this.decoder.push(chunk, this.dispatch);
       if (this.decoder !== this.frameDecoder && this.stateValue === "open") {
@@ -395,7 +393,7 @@ export class Link implements Caller, CallTarget {
 
   private startTicking(): void {
     const now = Date.now();
-    this.lastHeardAt = this.lastSentAt = now;
+    this.liveness.reset(now);
     // One timer per link is fine: a node has a handful of links, unlike client connections.
     const period = Math.max(10, Math.min(this.options.heartbeatMs, this.idleLimitMs) / 4);
     this.tickTimer = setInterval(() => this.tick(Date.now()), period);
@@ -403,21 +401,13 @@ export class Link implements Caller, CallTarget {
   }
 
   private tick(now: number): void {
-    if (this.heard) {
-      this.heard = false;
-      this.lastHeardAt = now;
-    }
-    if (this.wrote) {
-      this.wrote = false;
-      this.lastSentAt = now;
-    }
-    const silentFor = now - this.lastHeardAt;
+    this.liveness.sample(now);
+    const silentFor = this.liveness.silentFor(now);
     if (silentFor >= this.idleLimitMs) {
       this.finish({ code: KickCode.IdleTimeout, reason: `nothing heard from the peer for ${silentFor} ms`, byPeer: true }, "destroy");
       return;
     }
-    if (now - this.lastSentAt >= this.options.heartbeatMs) {
-      this.lastSentAt = now;
+    if (this.liveness.quietFor(now) >= this.options.heartbeatMs) {
       this.send({ type: MessageType.Heartbeat, id: 0, command: 0, body: EMPTY });
     }
   }
@@ -434,7 +424,7 @@ export class Link implements Caller, CallTarget {
       setImmediate(this.uncork);
     }
     this.socket.write(frame);
-    this.wrote = true;
+    this.liveness.onWrite();
     if (this.socket.writableLength > this.options.maxOutboundBytes) {
       this.finish(
         { code: KickCode.SlowConsumer, reason: `outbound queue above ${this.options.maxOutboundBytes} bytes: the peer is not reading`, byPeer: false },

@@ -21,6 +21,7 @@ import {
 import type { Logger } from "../log/logger.ts";
 import type { ConnectionLimits } from "./limits.ts";
 import type { ByteSocket } from "./socket.ts";
+import { Liveness } from "./liveness.ts";
 
 export type TransportKind = "tcp" | "ws";
 
@@ -71,11 +72,6 @@ export class Connection {
   private corked = false;
   private inFlightCount = 0;
   /** Set on every read; the sweeper turns it into a timestamp (keeps Date.now off the hot path). */
-  private heard = false;
-  private lastHeardAt = 0;
-  /** Set when this turn wrote something; the sweeper turns it into a timestamp, like `heard`. */
-  private wrote = false;
-  private lastSentAt = 0;
   private lastPingAt = 0;
   private closeInfo: CloseInfo | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -92,6 +88,7 @@ export class Connection {
   private readonly log: Logger;
   private readonly codec: string;
   private readonly acceptedAt: number;
+  private readonly liveness: Liveness;
 
   constructor(setup: ConnectionSetup) {
     this.id = setup.id;
@@ -104,7 +101,8 @@ export class Connection {
     this.log = setup.log;
     this.codec = setup.codec;
     this.decoder = setup.format.createDecoder();
-    this.acceptedAt = this.lastHeardAt = this.lastSentAt = setup.now;
+    this.acceptedAt = setup.now;
+    this.liveness = new Liveness(setup.now);
     this.state = setup.format.hasControlMessages ? "handshake" : "open";
   }
 
@@ -129,7 +127,7 @@ export class Connection {
   /** Bytes read from the socket. */
   receive(chunk: Uint8Array): void {
     if (this.state === "closing" || this.state === "closed") return;
-    this.heard = true;
+    this.liveness.onRead();
     try {
       this.decoder.push(chunk, this.dispatch);
     } catch (err) {
@@ -237,7 +235,7 @@ export class Connection {
     if (this.state === "closed" || this.state === "closing") return false;
     if (!this.corked) {
       this.corked = true;
-      this.wrote = true;
+      this.liveness.onWrite(); // once per turn is enough: it only needs to know "this period"
       this.socket.cork();
       this.batcher.schedule(this);
     }
@@ -295,20 +293,13 @@ export class Connection {
 
   /** Liveness check, run by the hub's sweeper. */
   tick(now: number): void {
-    if (this.heard) {
-      this.heard = false;
-      this.lastHeardAt = now;
-    }
-    if (this.wrote) {
-      this.wrote = false;
-      this.lastSentAt = now;
-    }
+    this.liveness.sample(now);
     if (this.state === "handshake") {
       // Counted from accept, so trickling bytes cannot keep an unverified connection alive.
       if (now - this.acceptedAt >= this.limits.handshakeTimeoutMs) this.close(KickCode.HandshakeTimeout, "no handshake in time");
       return;
     }
-    const silentFor = now - this.lastHeardAt;
+    const silentFor = this.liveness.silentFor(now);
     if (this.state !== "open") return;
     if (silentFor >= this.limits.idleTimeoutMs) {
       this.close(KickCode.IdleTimeout, `nothing heard for ${silentFor} ms`);
@@ -316,7 +307,7 @@ export class Connection {
       this.format.hasControlMessages &&
       // Ping a silent client; also a busy one we have sent nothing to (a client that only
       // sends notifies), because clients judge the link by hearing from the server.
-      (silentFor >= this.limits.heartbeatMs || now - this.lastSentAt >= this.limits.heartbeatMs) &&
+      (silentFor >= this.limits.heartbeatMs || this.liveness.quietFor(now) >= this.limits.heartbeatMs) &&
       now - this.lastPingAt >= this.limits.heartbeatMs
     ) {
       this.lastPingAt = now;
