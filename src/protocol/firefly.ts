@@ -14,6 +14,7 @@
 import { ProtocolError } from "./errors.ts";
 import { checkBodyLength, DEFAULT_MAX_BODY, FrameDecoder, type FrameFormat, type HeaderReader } from "./frame.ts";
 import { isU32, MessageType, type Message } from "./message.ts";
+import { ByteSlab, readU32, writeU32 } from "./slab.ts";
 
 export const FIREFLY_HEADER_SIZE = 17;
 
@@ -51,28 +52,29 @@ export function fireflyFormat(options: FireflyFormatOptions = {}): FrameFormat {
   const header = new Uint8Array(9);
   header.set(magic, 0);
   header[4] = protocolVersion;
-  new DataView(header.buffer).setUint32(5, serverVersion);
+  writeU32(header, 5, serverVersion);
 
   const reader: HeaderReader = {
     headerSize: FIREFLY_HEADER_SIZE,
-    bodyLength(view, offset) {
+    bodyLength(bytes, offset) {
       for (let i = 0; i < 4; i++) {
-        if (view.getUint8(offset + i) !== header[i]) {
+        if (bytes[offset + i] !== header[i]) {
           throw new ProtocolError("bad-magic", "illegal data package: magic bytes do not match");
         }
       }
-      if (view.getUint8(offset + 4) !== protocolVersion || view.getUint32(offset + 5) !== serverVersion) {
+      if (bytes[offset + 4] !== protocolVersion || readU32(bytes, offset + 5) !== serverVersion) {
         throw new ProtocolError("bad-version", "illegal data package: protocol or server version does not match");
       }
-      const length = view.getUint32(offset + 9);
+      const length = readU32(bytes, offset + 9);
       if (length < 4) throw new ProtocolError("bad-length", `firefly length ${length} is below 4`);
       return checkBodyLength(length - 4, maxBody);
     },
-    message(view, offset, body) {
-      return { type: MessageType.Request, id: 0, command: view.getUint32(offset + 13), body };
+    message(bytes, offset, body) {
+      return { type: MessageType.Request, id: 0, command: readU32(bytes, offset + 13), body };
     },
   };
 
+  const slab = new ByteSlab();
   return {
     name: "firefly",
     headerSize: FIREFLY_HEADER_SIZE,
@@ -89,11 +91,10 @@ export function fireflyFormat(options: FireflyFormatOptions = {}): FrameFormat {
       if (!carried) return null;
       const bodyLength = message.body.length;
       if (bodyLength > maxBody) throw new RangeError(`body of ${bodyLength} bytes exceeds the frame limit of ${maxBody}`);
-      const frame = new Uint8Array(FIREFLY_HEADER_SIZE + bodyLength);
+      const frame = slab.alloc(FIREFLY_HEADER_SIZE + bodyLength);
       frame.set(header, 0);
-      const view = new DataView(frame.buffer);
-      view.setUint32(9, bodyLength + 4);
-      view.setUint32(13, message.command);
+      writeU32(frame, 9, bodyLength + 4);
+      writeU32(frame, 13, message.command);
       frame.set(message.body, FIREFLY_HEADER_SIZE);
       return frame;
     },

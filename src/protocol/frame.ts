@@ -31,9 +31,9 @@ export interface HeaderReader {
    * Validate the header at `offset` and return the body length. Throws ProtocolError.
    * Must not read past `offset + headerSize`.
    */
-  bodyLength(view: DataView, offset: number): number;
+  bodyLength(bytes: Uint8Array, offset: number): number;
   /** Build the message from a validated header; `body` is already sliced. */
-  message(view: DataView, offset: number, body: Uint8Array): Message;
+  message(bytes: Uint8Array, offset: number, body: Uint8Array): Message;
 }
 
 /** Receives each decoded message in order. */
@@ -84,9 +84,8 @@ export class FrameDecoder {
         this.filled += n;
         offset += n;
         if (this.filled < partial.length) return;
-        const view = new DataView(partial.buffer, partial.byteOffset, partial.length);
         if (this.headerOnly) {
-          const bodyLength = this.reader.bodyLength(view, 0);
+          const bodyLength = this.reader.bodyLength(partial, 0);
           this.headerOnly = false;
           if (bodyLength > 0) {
             // Header is valid: now it is safe to allocate the whole frame.
@@ -98,7 +97,7 @@ export class FrameDecoder {
         }
         this.partial = null;
         this.filled = 0;
-        sink(this.reader.message(view, 0, partial.subarray(headerSize)));
+        sink(this.reader.message(partial, 0, partial.subarray(headerSize)));
         continue;
       }
       const remaining = chunk.length - offset;
@@ -108,12 +107,11 @@ export class FrameDecoder {
         this.filled = 0;
         continue;
       }
-      const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
-      const bodyLength = this.reader.bodyLength(view, offset);
+      const bodyLength = this.reader.bodyLength(chunk, offset);
       const frameLength = headerSize + bodyLength;
       if (remaining >= frameLength) {
         const body = chunk.subarray(offset + headerSize, offset + frameLength);
-        const message = this.reader.message(view, offset, body);
+        const message = this.reader.message(chunk, offset, body);
         offset += frameLength;
         sink(message);
       } else {

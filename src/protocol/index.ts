@@ -6,3 +6,4 @@ export * from "./firefly.ts";
 export * from "./codec.ts";
 export * from "./command.ts";
 export * from "./handshake.ts";
+export * from "./slab.ts";

@@ -11,6 +11,7 @@
 import { ProtocolError } from "./errors.ts";
 import { checkBodyLength, DEFAULT_MAX_BODY, FrameDecoder, type FrameFormat, type HeaderReader } from "./frame.ts";
 import { MAX_MESSAGE_TYPE, type Message, type MessageType } from "./message.ts";
+import { ByteSlab, readU32, writeU32, type FrameAllocator } from "./slab.ts";
 
 export const NATIVE_HEADER_SIZE = 14;
 /** Header bytes counted by the length field (everything after it except the body). */
@@ -25,48 +26,53 @@ export function nativeFormat(options: NativeFormatOptions = {}): FrameFormat {
   const maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
   const reader: HeaderReader = {
     headerSize: NATIVE_HEADER_SIZE,
-    bodyLength(view, offset) {
-      const length = view.getUint32(offset);
+    bodyLength(bytes, offset) {
+      const length = readU32(bytes, offset);
       if (length < LENGTH_OVERHEAD) {
         throw new ProtocolError("bad-length", `native frame length ${length} is below the minimum of ${LENGTH_OVERHEAD}`);
       }
-      const type = view.getUint8(offset + 4);
+      const type = bytes[offset + 4]!;
       if (type === 0 || type > MAX_MESSAGE_TYPE) {
         throw new ProtocolError("bad-type", `unknown message type ${type}`);
       }
-      const flags = view.getUint8(offset + 5);
+      const flags = bytes[offset + 5]!;
       if (flags !== 0) throw new ProtocolError("bad-flags", `unsupported flags 0x${flags.toString(16)}`);
       return checkBodyLength(length - LENGTH_OVERHEAD, maxBody);
     },
-    message(view, offset, body) {
+    message(bytes, offset, body) {
       return {
-        type: view.getUint8(offset + 4) as MessageType,
-        id: view.getUint32(offset + 6),
-        command: view.getUint32(offset + 10),
+        type: bytes[offset + 4] as MessageType,
+        id: readU32(bytes, offset + 6),
+        command: readU32(bytes, offset + 10),
         body,
       };
     },
   };
+  const slab = new ByteSlab();
   return {
     name: "native",
     headerSize: NATIVE_HEADER_SIZE,
     maxBody,
     hasControlMessages: true,
-    encode: (message) => encodeNative(message, maxBody),
+    encode: (message) => encodeNative(message, maxBody, slab),
     createDecoder: () => new FrameDecoder(reader),
   };
 }
 
-/** Encode one native frame. Throws RangeError for a body over `maxBody` (a server bug, not input). */
-export function encodeNative(message: Message, maxBody = DEFAULT_MAX_BODY): Uint8Array {
+/**
+ * Encode one native frame, in memory from `slab` when given (encoders on hot paths pass one).
+ * Throws RangeError for a body over `maxBody` (a server bug, not input).
+ */
+export function encodeNative(message: Message, maxBody = DEFAULT_MAX_BODY, slab?: FrameAllocator): Uint8Array {
   const bodyLength = message.body.length;
   if (bodyLength > maxBody) throw new RangeError(`body of ${bodyLength} bytes exceeds the frame limit of ${maxBody}`);
-  const frame = new Uint8Array(NATIVE_HEADER_SIZE + bodyLength);
-  const view = new DataView(frame.buffer);
-  view.setUint32(0, LENGTH_OVERHEAD + bodyLength);
-  view.setUint8(4, message.type);
-  view.setUint32(6, message.id);
-  view.setUint32(10, message.command);
+  const size = NATIVE_HEADER_SIZE + bodyLength;
+  const frame = slab === undefined ? new Uint8Array(size) : slab.alloc(size);
+  writeU32(frame, 0, LENGTH_OVERHEAD + bodyLength);
+  frame[4] = message.type;
+  frame[5] = 0;
+  writeU32(frame, 6, message.id);
+  writeU32(frame, 10, message.command);
   frame.set(message.body, NATIVE_HEADER_SIZE);
   return frame;
 }
