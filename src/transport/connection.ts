@@ -69,7 +69,9 @@ export interface ConnectionSetup {
 export class Connection {
   private state: State;
   private readonly decoder: FrameDecoder;
-  private corked = false;
+  /** This turn's frames, written when the hub flushes after the turn's I/O (one, or several). */
+  private queued: Uint8Array | Uint8Array[] | null = null;
+  private queuedBytes = 0;
   private inFlightCount = 0;
   /** Set on every read; the sweeper turns it into a timestamp (keeps Date.now off the hot path). */
   private lastPingAt = 0;
@@ -233,14 +235,18 @@ export class Connection {
   /** Queue bytes that are already a whole frame in this connection's format (shared broadcast frames). */
   write(frame: Uint8Array): boolean {
     if (this.state === "closed" || this.state === "closing") return false;
-    if (!this.corked) {
-      this.corked = true;
+    const queued = this.queued;
+    if (queued === null) {
+      this.queued = frame;
       this.liveness.onWrite(); // once per turn is enough: it only needs to know "this period"
-      this.socket.cork();
       this.batcher.schedule(this);
+    } else if (Array.isArray(queued)) {
+      queued.push(frame);
+    } else {
+      this.queued = [queued, frame];
     }
-    this.socket.write(frame);
-    if (this.socket.bufferedBytes > this.limits.maxOutboundBytes) {
+    this.queuedBytes += frame.length;
+    if (this.socket.bufferedBytes + this.queuedBytes > this.limits.maxOutboundBytes) {
       this.abort(KickCode.SlowConsumer, `outbound queue above ${this.limits.maxOutboundBytes} bytes: client is not reading`);
       return false;
     }
@@ -249,9 +255,12 @@ export class Connection {
 
   /** Called by the batcher at the end of the event-loop turn. */
   flush(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
+    const queued = this.queued;
+    if (queued === null) return;
+    this.queued = null;
+    if (Array.isArray(queued)) this.socket.writeMany(queued, this.queuedBytes);
+    else this.socket.write(queued);
+    this.queuedBytes = 0;
   }
 
   /** Send a kick (where the format has one), flush, and close. */
@@ -271,6 +280,8 @@ export class Connection {
   abort(code: number, reason: string): void {
     if (this.state === "closed") return;
     this.beginClose(code, reason);
+    this.queued = null;
+    this.queuedBytes = 0;
     this.socket.destroy();
   }
 

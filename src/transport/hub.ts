@@ -96,7 +96,7 @@ export class ConnectionHub implements ConnectionHandler, WriteBatcher {
     });
   }
 
-  // WriteBatcher: uncork every written connection once, after this turn's I/O callbacks.
+  // WriteBatcher: flush every written connection once, after this turn's I/O callbacks.
   schedule(connection: Connection): void {
     this.toFlush.push(connection);
     if (this.flushScheduled) return;

@@ -8,11 +8,10 @@ import type { WebSocket } from "ws";
 export interface ByteSocket {
   readonly remoteAddress: string;
   write(bytes: Uint8Array): void;
+  /** Several whole frames at once (in one system call where the transport allows). */
+  writeMany(frames: readonly Uint8Array[], totalBytes: number): void;
   /** Bytes accepted by write() and not yet handed to the kernel. */
   readonly bufferedBytes: number;
-  /** Hold writes until uncork() so a burst leaves in one system call. */
-  cork(): void;
-  uncork(): void;
   /** Flush what is queued, then close. */
   end(): void;
   /** Close now, dropping what is queued. */
@@ -27,14 +26,12 @@ export class TcpByteSocket implements ByteSocket {
   write(bytes: Uint8Array): void {
     this.socket.write(bytes);
   }
+  writeMany(frames: readonly Uint8Array[], totalBytes: number): void {
+    // One contiguous write: cheaper than cork()/uncork(), which keeps a stream entry per piece.
+    this.socket.write(Buffer.concat(frames, totalBytes));
+  }
   get bufferedBytes(): number {
     return this.socket.writableLength;
-  }
-  cork(): void {
-    this.socket.cork();
-  }
-  uncork(): void {
-    this.socket.uncork();
   }
   end(): void {
     this.socket.end();
@@ -52,12 +49,13 @@ export class WsByteSocket implements ByteSocket {
   write(bytes: Uint8Array): void {
     this.ws.send(bytes, { binary: true });
   }
+  // Each native frame is one WebSocket message.
+  writeMany(frames: readonly Uint8Array[]): void {
+    for (const frame of frames) this.ws.send(frame, { binary: true });
+  }
   get bufferedBytes(): number {
     return this.ws.bufferedAmount;
   }
-  // ws frames each send itself; corking its socket is not part of its public API.
-  cork(): void {}
-  uncork(): void {}
   end(): void {
     this.ws.close(1000);
   }
