@@ -16,8 +16,14 @@ export interface RpcCounters {
   dropped: number;
   /** Replies that came after their call had settled (timed out): ignored. */
   late: number;
+  /** Frames received, and the socket reads they came in (frames ÷ reads shows the batching). */
+  framesIn: number;
+  reads: number;
+  /** Frames sent, and the socket flushes they left in (one system call each). */
+  framesOut: number;
+  flushes: number;
 }
 
 export function newCounters(): RpcCounters {
-  return { calls: 0, errors: 0, timeouts: 0, notifies: 0, served: 0, serveErrors: 0, dropped: 0, late: 0 };
+  return { calls: 0, errors: 0, timeouts: 0, notifies: 0, served: 0, serveErrors: 0, dropped: 0, late: 0, framesIn: 0, reads: 0, framesOut: 0, flushes: 0 };
 }

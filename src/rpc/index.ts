@@ -1,7 +1,9 @@
 /** Inter-node RPC: service declarations, links, the root and remote roles. */
 export { service, ServiceRegistry } from "./service.ts";
 export { MAX_NODE_NAME, MAX_SERVICE_NAME } from "./names.ts";
-export type { ServiceDef, ServiceOptions, ServiceHandler, ServiceContext, ServiceEntry, ArgsOf, ResultOf, ArgsValidator } from "./service.ts";
+export type { ServiceDef, ServiceOptions, ServiceHandler, ServiceContext, ServiceEntry, ArgsOf, ResultOf, ArgsValidator, ChannelHandler } from "./service.ts";
+export type { RawDone } from "./calls.ts";
+export type { ReplyType } from "./pending.ts";
 export { RpcError, RpcErrorCode, rpcErrorName } from "./errors.ts";
 export type { Caller } from "./caller.ts";
 export type { RpcCounters } from "./counters.ts";

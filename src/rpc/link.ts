@@ -6,6 +6,7 @@
  */
 import { Liveness } from "../transport/liveness.ts";
 import type { Socket } from "node:net";
+import { WriteBatch } from "../transport/batch.ts";
 import {
   encodeControl,
   encodeNative,
@@ -23,10 +24,11 @@ import { checkTimeout, TimedCaller, type Caller, type CallTarget } from "./calle
 import type { RpcCounters } from "./counters.ts";
 import { errorText, RpcError, RpcErrorCode } from "./errors.ts";
 import type { ResolvedLinkOptions } from "./options.ts";
-import { PendingCalls } from "./pending.ts";
+import { RawCall, ServiceCall, type RawDone } from "./calls.ts";
+import { PendingCalls, type PendingCall, type ReplyType } from "./pending.ts";
 import { Responder, type ResponderHost } from "./serve.ts";
 import type { ServiceContext, ServiceDef, ServiceRegistry } from "./service.ts";
-import { decodeErrorReply, decodeHello, decodeKick, decodeResult, encodeCall, encodeHello, LINK_VERSION, type LinkHello } from "./wire.ts";
+import { decodeHello, decodeKick, encodeCall, encodeHello, LINK_VERSION, type LinkHello } from "./wire.ts";
 
 /** "connect": this end opened the socket and speaks first; "accept": it answers. */
 export type LinkRole = "connect" | "accept";
@@ -62,6 +64,8 @@ export interface LinkSetup {
   /** This node's name and cluster, sent in the hello. */
   node: string;
   cluster: string | undefined;
+  /** Sent in the hello when set (root clients set theirs; see LinkHello.instance). */
+  instance?: string;
   options: ResolvedLinkOptions;
   services: ServiceRegistry;
   counters: RpcCounters;
@@ -99,7 +103,9 @@ export class Link implements Caller, CallTarget {
   // Liveness: reads and writes only set flags; the tick turns them into timestamps, which keeps
   // Date.now() off the per-frame path (as the client Connection does).
   private readonly liveness = new Liveness(Date.now());
-  private corked = false;
+  /** This turn's frames, written to the socket in one piece after the turn's I/O. */
+  private readonly out: WriteBatch;
+  private flushScheduled = false;
   private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
   private tickTimer: ReturnType<typeof setInterval> | null = null;
   private drainTimer: ReturnType<typeof setTimeout> | null = null;
@@ -115,12 +121,16 @@ export class Link implements Caller, CallTarget {
 
   constructor(private readonly setup: LinkSetup) {
     this.socket = setup.socket;
+    this.out = new WriteBatch((bytes) => {
+      this.counters.flushes++;
+      this.socket.write(bytes);
+    });
     this.role = setup.role;
     this.node = setup.node;
     this.options = setup.options;
     this.counters = setup.counters;
     this.events = setup.events;
-    this.pending = new PendingCalls(setup.options.maxPending);
+    this.pending = new PendingCalls(setup.options.maxPending, this.expired);
     this.responder = new Responder(this.responderHost(), setup.services, setup.counters, setup.options.maxInFlight);
     this.frameDecoder = nativeFormat({ maxBody: setup.options.maxBodyBytes }).createDecoder();
     // An accepting end reads the hello of an unknown peer with a small limit, so sockets that
@@ -186,26 +196,13 @@ export class Link implements Caller, CallTarget {
 
   callTimed(def: ServiceDef<unknown[], unknown>, args: unknown[], timeoutMs: number | undefined): Promise<unknown> {
     this.counters.calls++;
-    if (this.stateValue !== "open") {
-      return this.rejectNow(RpcErrorCode.NotConnected, `${def.name}: the link to ${this.peer || this.remoteAddress} is not open (${this.stateValue})`);
-    }
-    if (this.pending.full) {
-      return this.rejectNow(RpcErrorCode.TooManyPending, `${def.name}: ${this.pending.size} calls to ${this.peer} are already waiting for replies`);
-    }
+    const refused = this.refusal(def.name);
+    if (refused !== null) return this.failed(refused);
     const timeout = timeoutMs === undefined ? this.options.timeoutMs : checkTimeout(timeoutMs);
     const body = this.encodeArgs(def.name, args);
     if (body instanceof RpcError) return this.failed(body);
     return new Promise<unknown>((resolve, reject) => {
-      const call = { service: def.name, resolve, reject, timer: undefined as ReturnType<typeof setTimeout> | undefined };
-      const id = this.pending.add(call);
-      call.timer = setTimeout(() => {
-        if (this.pending.take(id) === undefined) return;
-        this.counters.timeouts++;
-        this.counters.errors++;
-        reject(new RpcError(RpcErrorCode.Timeout, `${def.name}: no reply from ${this.peer} within ${timeout} ms`));
-      }, timeout);
-      // May drop the link (slow consumer), which rejects this call with LinkClosed at once.
-      this.send({ type: MessageType.Request, id, command: 0, body });
+      this.request(new ServiceCall(def.name, resolve, reject, this.counters), 0, body, timeout);
     });
   }
 
@@ -216,10 +213,65 @@ export class Link implements Caller, CallTarget {
       this.log.warn("notify not sent", { service: def.name, peer: this.peer, error: body.message });
       return false;
     }
-    if (!this.send({ type: MessageType.Notify, id: 0, command: 0, body })) return false;
+    return this.notifyRaw(0, body);
+  }
+
+  /**
+   * A call on a raw channel (docs/protocol.md, "Channels"): `body` goes out as it is, and
+   * `done` is called exactly once — with the peer's Response or Error frame body, or with an
+   * RpcError when no reply can come (not open, too many pending, too large, timeout, link
+   * closed). It may be called before callRaw returns. No promise, no msgpack: the forwarding
+   * path uses this to pass bytes through a gate untouched.
+   */
+  callRaw(channel: number, label: string, body: Uint8Array, timeoutMs: number | undefined, done: RawDone): void {
+    this.counters.calls++;
+    let refused = this.refusal(label);
+    if (refused === null && body.length > this.peerMaxBody) {
+      refused = new RpcError(RpcErrorCode.BadPayload, `${label}: ${body.length} bytes, above ${this.peer}'s limit of ${this.peerMaxBody}`);
+    }
+    if (refused !== null) {
+      this.counters.errors++;
+      done(refused, MessageType.Error, EMPTY);
+      return;
+    }
+    this.request(new RawCall(label, done), channel, body, timeoutMs === undefined ? this.options.timeoutMs : checkTimeout(timeoutMs));
+  }
+
+  /** A notify on a raw channel (0 is the service channel). False if it could not be sent. */
+  notifyRaw(channel: number, body: Uint8Array): boolean {
+    if (this.stateValue !== "open" || body.length > this.peerMaxBody) return false;
+    if (!this.send({ type: MessageType.Notify, id: 0, command: channel, body })) return false;
     this.counters.notifies++;
     return true;
   }
+
+  /** Answer a raw-channel request handed to a ChannelHandler (exactly once per request). */
+  replyRaw(id: number, type: ReplyType, body: Uint8Array): void {
+    this.responder.channelReply(id, type, body);
+  }
+
+  /** Why a call cannot be made now, or null. */
+  private refusal(label: string): RpcError | null {
+    if (this.stateValue !== "open") {
+      return new RpcError(RpcErrorCode.NotConnected, `${label}: the link to ${this.peer || this.remoteAddress} is not open (${this.stateValue})`);
+    }
+    if (this.pending.full) {
+      return new RpcError(RpcErrorCode.TooManyPending, `${label}: ${this.pending.size} calls to ${this.peer} are already waiting for replies`);
+    }
+    return null;
+  }
+
+  private request(call: PendingCall, command: number, body: Uint8Array, timeoutMs: number): void {
+    const id = this.pending.add(call, timeoutMs);
+    // May drop the link (slow consumer), which fails this call with LinkClosed at once.
+    this.send({ type: MessageType.Request, id, command, body });
+  }
+
+  private readonly expired = (call: PendingCall, timeoutMs: number): void => {
+    this.counters.timeouts++;
+    this.counters.errors++;
+    call.fail(new RpcError(RpcErrorCode.Timeout, `${call.service}: no reply from ${this.peer} within ${timeoutMs} ms`));
+  };
 
   private encodeArgs(name: string, args: unknown[]): Uint8Array | RpcError {
     let body: Uint8Array;
@@ -234,10 +286,6 @@ export class Link implements Caller, CallTarget {
     return body;
   }
 
-  private rejectNow(code: number, message: string): Promise<never> {
-    return this.failed(new RpcError(code, message));
-  }
-
   private failed(err: RpcError): Promise<never> {
     this.counters.errors++;
     return Promise.reject(err);
@@ -249,20 +297,8 @@ export class Link implements Caller, CallTarget {
       this.counters.late++; // its call timed out: the reply is dropped, nothing else happens
       return;
     }
-    if (message.type === MessageType.Error) {
-      this.counters.errors++;
-      call.reject(decodeErrorReply(message.body, call.service));
-      return;
-    }
-    let value: unknown;
-    try {
-      value = decodeResult(message.body);
-    } catch (err) {
-      this.counters.errors++;
-      call.reject(new RpcError(RpcErrorCode.BadPayload, `${call.service}: the reply is not valid msgpack: ${errorText(err)}`));
-      return;
-    }
-    call.resolve(value);
+    if (message.type === MessageType.Error) this.counters.errors++;
+    call.settle(message.type as ReplyType, message.body);
   }
 
   /** The link as its responder sees it (read live: the peer and log change at the handshake). */
@@ -277,6 +313,7 @@ export class Link implements Caller, CallTarget {
     };
     return {
       node: this.node,
+      link,
       get peer() {
         return link.peer;
       },
@@ -301,6 +338,7 @@ export class Link implements Caller, CallTarget {
 
   private receive(chunk: Uint8Array): void {
     if (this.stateValue === "closed") return;
+    this.counters.reads++;
     this.liveness.onRead();
     try {
       this.decoder.push(chunk, this.dispatch);
@@ -317,6 +355,7 @@ export class Link implements Caller, CallTarget {
 
   private readonly dispatch = (message: Message): void => {
     if (this.stateValue === "closed") return;
+    this.counters.framesIn++;
     if (message.type === MessageType.Kick) {
       const kick = decodeKick(message.body);
       this.finish({ code: kick.code, reason: `the peer closed the link: ${kick.reason}`, byPeer: true }, "end");
@@ -328,14 +367,16 @@ export class Link implements Caller, CallTarget {
     }
     switch (message.type) {
       case MessageType.Request:
-        this.responder.request(message.id, message.body);
+        if (message.command === 0) this.responder.request(message.id, message.body);
+        else this.responder.channel(message.id, message.command, message.body);
         return;
       case MessageType.Response:
       case MessageType.Error:
         this.settle(message);
         return;
       case MessageType.Notify:
-        this.responder.notify(message.body);
+        if (message.command === 0) this.responder.notify(message.body);
+        else this.responder.channel(0, message.command, message.body);
         return;
       case MessageType.Heartbeat:
         return; // liveness was recorded in receive()
@@ -381,6 +422,7 @@ export class Link implements Caller, CallTarget {
       link: LINK_VERSION,
       node: this.node,
       ...(this.setup.cluster === undefined ? {} : { cluster: this.setup.cluster }),
+      ...(this.setup.instance === undefined ? {} : { instance: this.setup.instance }),
       heartbeatMs: this.options.heartbeatMs,
       idleTimeoutMs: this.options.idleTimeoutMs,
       maxBodyBytes: this.options.maxBodyBytes,
@@ -416,16 +458,14 @@ export class Link implements Caller, CallTarget {
 
   private send(message: Message): boolean {
     if (this.stateValue === "closed") return false;
-    const frame = encodeNative(message, MAX_FRAME_BODY);
-    // Writes made in one event-loop turn leave in one system call.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(this.uncork);
+    encodeNative(message, MAX_FRAME_BODY, this.out);
+    this.counters.framesOut++;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
     }
-    this.socket.write(frame);
     this.liveness.onWrite();
-    if (this.socket.writableLength > this.options.maxOutboundBytes) {
+    if (this.socket.writableLength + this.out.pendingBytes > this.options.maxOutboundBytes) {
       this.finish(
         { code: KickCode.SlowConsumer, reason: `outbound queue above ${this.options.maxOutboundBytes} bytes: the peer is not reading`, byPeer: false },
         "destroy",
@@ -435,10 +475,9 @@ export class Link implements Caller, CallTarget {
     return true;
   }
 
-  private readonly uncork = (): void => {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    this.out.flush();
   };
 
   // ---- closing ----
@@ -499,16 +538,17 @@ export class Link implements Caller, CallTarget {
     });
     const pending = this.pending.takeAll();
     if (mode === "end") {
-      this.uncork();
+      this.out.flush();
       this.socket.end();
       this.graceTimer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
       this.graceTimer.unref();
     } else {
+      this.out.discard();
       this.socket.destroy();
     }
     for (const call of pending) {
       this.counters.errors++;
-      call.reject(new RpcError(RpcErrorCode.LinkClosed, `${call.service}: the link to ${this.peer} closed before the reply (${info.reason})`));
+      call.fail(new RpcError(RpcErrorCode.LinkClosed, `${call.service}: the link to ${this.peer} closed before the reply (${info.reason})`));
     }
     this.events.closed(this, info);
   }

@@ -5,6 +5,7 @@
  * and jitter, so a restarted root is re-joined without anyone telling it to. `connect(host,
  * port)` (Firefly's remote_connect) points it somewhere else at any time.
  */
+import { randomUUID } from "node:crypto";
 import { connect as netConnect } from "node:net";
 import { KickCode } from "../protocol/index.ts";
 import { consoleLogger, type Logger } from "../log/logger.ts";
@@ -86,6 +87,9 @@ export class RootClient implements Caller, CallTarget {
     this.services = config.services ?? new ServiceRegistry();
     this.log = (config.logger ?? consoleLogger()).child({ remote: this.name });
   }
+
+  /** Sent in every hello of this client's links: the same across reconnects, new per RootClient. */
+  readonly instance = randomUUID();
 
   get state(): RootClientState {
     return this.stateValue;
@@ -205,6 +209,7 @@ export class RootClient implements Caller, CallTarget {
       role: "connect",
       node: this.name,
       cluster: this.config.cluster,
+      instance: this.instance,
       options: this.options,
       services: this.services,
       counters: this.counters,

@@ -7,6 +7,8 @@
 import { CommandError, encodeControl, MessageType } from "../protocol/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { RpcCounters } from "./counters.ts";
+import type { Link } from "./link.ts";
+import type { ReplyType } from "./pending.ts";
 import { errorText, RpcErrorCode } from "./errors.ts";
 import type { ServiceContext, ServiceEntry, ServiceRegistry } from "./service.ts";
 import { decodeCall, encodeResult, type DecodedCall } from "./wire.ts";
@@ -15,6 +17,8 @@ import { decodeCall, encodeResult, type DecodedCall } from "./wire.ts";
 export interface ResponderHost {
   /** This node's name, for messages. */
   readonly node: string;
+  /** Handed to raw-channel handlers, which answer through it. */
+  readonly link: Link;
   readonly peer: string;
   readonly log: Logger;
   readonly context: ServiceContext;
@@ -23,7 +27,7 @@ export interface ResponderHost {
   /** False once the link is draining or closed: calls are answered ShuttingDown, notifies dropped. */
   readonly accepting: boolean;
   /** Queue a Response or Error frame (dropped if the link has closed meanwhile). */
-  sendReply(type: typeof MessageType.Response | typeof MessageType.Error, id: number, body: Uint8Array): void;
+  sendReply(type: ReplyType, id: number, body: Uint8Array): void;
   /** The last running handler has finished. */
   idle(): void;
 }
@@ -111,6 +115,54 @@ export class Responder {
     } catch (err) {
       failed(err);
     }
+  }
+
+  /**
+   * A request (id > 0) or notify (id 0) on a raw channel. A request holds a handler slot until
+   * its handler answers through `channelReply`; a notify's handler runs to completion at once.
+   */
+  channel(id: number, channel: number, body: Uint8Array): void {
+    const host = this.host;
+    const handler = this.services.channelHandler(channel);
+    let refusal: { code: number; message: string } | null = null;
+    if (handler === undefined) refusal = { code: RpcErrorCode.UnknownService, message: `node ${host.node} has no channel ${channel}` };
+    else if (!host.accepting) refusal = { code: RpcErrorCode.ShuttingDown, message: `node ${host.node} is closing this link` };
+    else if (this.running >= this.maxInFlight) refusal = { code: RpcErrorCode.TooManyInFlight, message: `node ${host.node} already runs ${this.running} calls for this link` };
+    if (refusal !== null) {
+      if (id !== 0) this.sendError(id, refusal.code, refusal.message);
+      else {
+        this.counters.dropped++;
+        host.log.debug("notify dropped", { peer: host.peer, channel, why: refusal.message });
+      }
+      return;
+    }
+    this.running++;
+    this.counters.served++;
+    try {
+      handler!(host.link, id, body);
+    } catch (err) {
+      // Handlers answer before anything can throw; one that throws has not answered.
+      if (id !== 0) this.fail(id, `channel ${channel}`, err);
+      else {
+        this.counters.serveErrors++;
+        host.log.error("channel handler failed", { channel, peer: host.peer, error: errorText(err) });
+        this.release();
+      }
+      return;
+    }
+    if (id === 0) this.release();
+  }
+
+  /** The answer to a raw-channel request; frees its handler slot. */
+  channelReply(id: number, type: ReplyType, body: Uint8Array): void {
+    const host = this.host;
+    if (body.length > host.peerMaxBody) {
+      host.log.warn("channel reply too large for the peer", { peer: host.peer, bytes: body.length, limit: host.peerMaxBody });
+      this.sendError(id, RpcErrorCode.BadPayload, `the reply takes ${body.length} bytes, above the caller's limit of ${host.peerMaxBody}`);
+    } else {
+      host.sendReply(type, id, body);
+    }
+    this.release();
   }
 
   /** Decode a call body, find its handler and check the arguments. */

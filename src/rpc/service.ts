@@ -9,6 +9,7 @@
  * Services are addressed by name on the wire (not by number like commands), as Firefly's were.
  */
 import type { Caller } from "./caller.ts";
+import type { Link } from "./link.ts";
 import { isValidName, MAX_SERVICE_NAME } from "./names.ts";
 
 /** Checks decoded arguments; return false (or throw) to answer BadPayload. */
@@ -56,11 +57,19 @@ export interface ServiceEntry {
 }
 
 /**
+ * Handler of a raw channel (a frame `command` other than 0 on a link): gets the frame body as
+ * it arrived. For a request (`id` > 0) it must answer exactly once with `link.replyRaw(id, …)`,
+ * now or later, and must not throw after answering; for a notify `id` is 0.
+ */
+export type ChannelHandler = (link: Link, id: number, body: Uint8Array) => void;
+
+/**
  * Service name → handler. One per root server or root client by default; pass the same
  * registry to several to serve the same services on all of them.
  */
 export class ServiceRegistry {
   private readonly entries = new Map<string, ServiceEntry>();
+  private readonly channels = new Map<number, ChannelHandler>();
 
   /** Register the handler of a declared service. A service has exactly one handler; a second one throws. */
   handle<A extends unknown[], R>(def: ServiceDef<A, R>, handler: ServiceHandler<NoInfer<A>, NoInfer<R>>): void {
@@ -75,6 +84,17 @@ export class ServiceRegistry {
   /** Remove a service's handler (for reloading a module). Returns whether one was registered. */
   remove(def: ServiceDef<unknown[], unknown> | string): boolean {
     return this.entries.delete(typeof def === "string" ? def : def.name);
+  }
+
+  /** Register the handler of a raw channel (1 to 2^32-1; channel 0 carries the services). */
+  channel(channel: number, handler: ChannelHandler): void {
+    if (!Number.isInteger(channel) || channel < 1 || channel > 0xffff_ffff) throw new RangeError(`a channel is an integer from 1 to 2^32-1, got ${channel}`);
+    if (this.channels.has(channel)) throw new Error(`channel ${channel} already has a handler`);
+    this.channels.set(channel, handler);
+  }
+
+  channelHandler(channel: number): ChannelHandler | undefined {
+    return this.channels.get(channel);
   }
 
   lookup(name: string): ServiceEntry | undefined {

@@ -20,6 +20,11 @@ export interface LinkHello {
   node: string;
   /** Cluster id; both ends must have the same one, or both none. */
   cluster?: string;
+  /**
+   * Random id of the sending root client, new each time a node starts: the root tells a child
+   * that reconnected (same instance, its clients are still there) from one that restarted.
+   */
+  instance?: string;
   /** The sender sends a Heartbeat after this long without sending anything. */
   heartbeatMs: number;
   /** The sender drops the link after this long without hearing anything. */
@@ -47,6 +52,7 @@ export function decodeHello(body: Uint8Array): LinkHello {
   if (hello.link !== LINK_VERSION) bad(`link version ${hello.link} is not supported (this node speaks ${LINK_VERSION})`);
   if (!isValidName(hello.node, MAX_NODE_NAME)) bad(`"node" must be a string of 1 to ${MAX_NODE_NAME} printable characters`);
   if (hello.cluster !== undefined && !isValidName(hello.cluster, MAX_NODE_NAME)) bad(`"cluster" must be a string of 1 to ${MAX_NODE_NAME} printable characters`);
+  if (hello.instance !== undefined && !isValidName(hello.instance, MAX_NODE_NAME)) bad(`"instance" must be a string of 1 to ${MAX_NODE_NAME} printable characters`);
   for (const field of NUMERIC_FIELDS.slice(2)) {
     const value = hello[field];
     if (!Number.isInteger(value) || value <= 0) bad(`"${field}" must be a positive integer`);
