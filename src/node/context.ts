@@ -15,6 +15,9 @@ export class PushEncoder {
 }
 
 export class ConnectionContext implements ClientContext {
+  /** How forwarding bodies name this client; encoded at its first forwarded command. */
+  forwardWire: Uint8Array | undefined = undefined;
+
   constructor(
     private readonly connection: Connection,
     private readonly encoder: PushEncoder,

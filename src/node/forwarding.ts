@@ -4,66 +4,18 @@
  * that receives a forwarded command runs it if it has the handler, otherwise (as a root) routes
  * it to a child. Replies return along the same calls; pushes and kicks travel back down the
  * tree by the client's net node; a disconnect is announced upwards.
+ *
+ * It all travels on raw link channels (forward-wire.ts): a gate that routes a command reads its
+ * header and hands the same bytes to the child, and the child's reply bytes back to the net node.
  */
-import { CommandError, ErrorCode, type PushDef } from "../protocol/index.ts";
-import { RpcError, RpcErrorCode, service, type RootClient, type RootServer, type ServiceContext } from "../rpc/index.ts";
+import { CommandError, encodeControl, decodeControl, ErrorCode, MessageType, ByteSlab, type ErrorBody, type PushDef } from "../protocol/index.ts";
+import { RpcError, RpcErrorCode, type Link, type RootClient, type RootServer, type ReplyType } from "../rpc/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PushEncoder } from "./context.ts";
+import { Channel, decodeForwarded, encodeClientWire, encodeForwarded, NameCache, type ClientRef, type ForwardedMessage } from "./forward-wire.ts";
 import type { ClientContext, CommandEntry, CommandRegistry } from "./registry.ts";
-
-/** A client as seen from behind a gateway: which net node holds it, and its id there. */
-export interface ClientRef {
-  net: string;
-  id: number;
-  remoteAddress: string;
-  transport: "tcp" | "ws";
-}
-
-export const Forward = service<[client: ClientRef, command: number, body: Uint8Array], Uint8Array | null>("glowfly.forward");
-export const ForwardNotify = service<[client: ClientRef, command: number, body: Uint8Array], void>("glowfly.forwardNotify");
-export const PushToClient = service<[client: ClientRef, command: number, body: Uint8Array], void>("glowfly.push");
-export const KickClient = service<[client: ClientRef, reason: string], void>("glowfly.kick");
-export const ClientGone = service<[client: ClientRef], void>("glowfly.clientGone");
-
-/**
- * Picks the child a forwarded command goes to, or null when none can take it. A router that
- * remembers clients gets `forget(client)` when one disconnects, so its memory stays bounded.
- */
-export type Router = ((client: ClientRef, command: number, children: readonly string[]) => string | null) & {
-  forget?: (client: ClientRef) => void;
-};
-
-/** Built-in routers. */
-export const routers = {
-  /** Each client sticks to the child it was first sent to (assigned round-robin). The default. */
-  sticky(): Router {
-    const assigned = new Map<string, string>();
-    const next = routers.roundRobin();
-    const router: Router = (client, command, children) => {
-      const key = `${client.net}/${client.id}`;
-      const current = assigned.get(key);
-      if (current !== undefined && children.includes(current)) return current;
-      const chosen = next(client, command, children);
-      if (chosen !== null) assigned.set(key, chosen);
-      return chosen;
-    };
-    router.forget = (client) => assigned.delete(`${client.net}/${client.id}`);
-    return router;
-  },
-  roundRobin(): Router {
-    let i = 0;
-    return (_client, _command, children) => (children.length === 0 ? null : (children[i++ % children.length] ?? null));
-  },
-  /** The same client always goes to the same child while the set of children is unchanged. */
-  hash(): Router {
-    return (client, _command, children) => {
-      if (children.length === 0) return null;
-      let h = 2166136261;
-      for (const ch of `${client.net}/${client.id}`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
-      return [...children].sort()[(h >>> 0) % children.length] ?? null;
-    };
-  },
-};
+import { ClientMap } from "./client-map.ts";
+import { routers, type Router } from "./routers.ts";
 
 export interface ForwardingSetup {
   name: string;
@@ -82,26 +34,54 @@ export interface ForwardingSetup {
   remotes: readonly RootClient[];
   /** Push/kick a client connected to this node. */
   local: { push(id: number, command: number, body: Uint8Array): boolean; kick(id: number, reason: string): boolean };
+  /** How long a net child's link may stay down before its clients count as gone (default 10 s). */
+  netGraceMs?: number;
 }
+
+/** What a gateway remembers of each client it has seen: where its commands went, and its bytes for notices. */
+interface Seen {
+  /** The child its commands were last routed to; null while it only used this node's handlers. */
+  child: string | null;
+  client: ClientRef;
+  wire: Uint8Array;
+}
+
+const DEFAULT_NET_GRACE_MS = 10_000;
+
+/** The outcome of a forwarded request on the net node: an error, or the reply body. */
+export type ForwardDone = (error: CommandError | null, body: Uint8Array) => void;
+
+const EMPTY = new Uint8Array(0);
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 
 export class Forwarding {
   router: Router = routers.sticky();
   /** Told when a client held by another node (or this one) has disconnected. */
   readonly goneListeners = new Set<(client: ClientRef) => void>();
-  /** Which child each remote client's commands went to, for disconnect notices. */
-  private readonly owners = new Map<string, string>();
+  /** Every client of a net child seen here, for disconnect notices. */
+  private readonly seen = new ClientMap<Seen>();
+  /** Each net child's link instance (LinkHello.instance): a new one means the node restarted. */
+  private readonly instances = new Map<string, string | undefined>();
+  /** Net children whose link is down, counting down to their clients being declared gone. */
+  private readonly graceTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Children a client of each net node may be routed to (rebuilt when children come and go). */
+  private readonly candidates = new Map<string, readonly string[]>();
+  private readonly slab = new ByteSlab();
+  private readonly names = new NameCache();
 
   constructor(private readonly setup: ForwardingSetup) {
-    const services = setup.root?.services;
-    const registries = [services, ...setup.remotes.map((r) => r.services)];
-    for (const registry of new Set(registries)) {
+    const root = setup.root;
+    for (const registry of new Set([root?.services, ...setup.remotes.map((r) => r.services)])) {
       if (!registry) continue;
-      registry.handle(Forward, ([client, command, body], ctx) => this.handleForward(client, command, body, ctx));
-      registry.handle(ForwardNotify, ([client, command, body], ctx) => this.handleForwardNotify(client, command, body, ctx));
-      registry.handle(PushToClient, ([client, command, body]) => this.pushTo(client, command, body));
-      registry.handle(KickClient, ([client, reason]) => this.kickTo(client, reason));
-      registry.handle(ClientGone, ([client]) => this.gone(client));
+      registry.channel(Channel.Forward, this.onForward);
+      registry.channel(Channel.ForwardNotify, this.onForwardNotify);
+      registry.channel(Channel.Push, (_link, _id, body) => this.onDown(Channel.Push, body));
+      registry.channel(Channel.Kick, (_link, _id, body) => this.onDown(Channel.Kick, body));
+      registry.channel(Channel.Gone, (_link, _id, body) => this.onGone(body));
     }
+    root?.onChildConnected((child, link) => this.childConnected(child, link));
+    root?.onChildLost((child) => this.childLost(child));
   }
 
   /** Whether a client command with no local handler is forwarded by this node. */
@@ -111,23 +91,32 @@ export class Forwarding {
     return false;
   }
 
-  /** Net side: send a client's request up; resolves with the reply body, rejects with CommandError. */
-  async request(client: ClientRef, command: number, body: Uint8Array): Promise<Uint8Array | undefined> {
-    try {
-      const reply = await (this.setup.up as RootClient).call(Forward, client, command, body);
-      return reply ?? undefined;
-    } catch (err) {
-      throw toCommandError(err);
-    }
+  /** The bytes that name a client of this node in forwarding bodies (encode once per connection). */
+  clientWire(client: Omit<ClientRef, "net">): Uint8Array {
+    return encodeClientWire({ ...client, net: this.setup.name });
   }
 
-  notify(client: ClientRef, command: number, body: Uint8Array): boolean {
-    return this.setup.up?.notify(ForwardNotify, client, command, body) ?? false;
+  /** Net side: send a client's request up; `done` gets the reply body or a CommandError. */
+  request(wire: Uint8Array, command: number, payload: Uint8Array, done: ForwardDone): void {
+    const link = this.setup.up?.currentLink;
+    if (link == null) {
+      done(new CommandError(ErrorCode.Unavailable, `forwarding failed: no link to ${this.setup.up?.root ?? "the gateway"}`), EMPTY);
+      return;
+    }
+    link.callRaw(Channel.Forward, `command ${command}`, encodeForwarded(this.slab, command, wire, payload), undefined, (err, type, body) => {
+      if (err !== null) done(localError(err), EMPTY);
+      else if (type === MessageType.Error) done(remoteError(body), EMPTY);
+      else done(null, body);
+    });
+  }
+
+  notify(wire: Uint8Array, command: number, payload: Uint8Array): boolean {
+    return this.setup.up?.currentLink?.notifyRaw(Channel.ForwardNotify, encodeForwarded(this.slab, command, wire, payload)) ?? false;
   }
 
   /** Net side: a client left; tell the gateway (and through it, the node that owned it). */
-  clientClosed(client: ClientRef): void {
-    this.setup.up?.notify(ClientGone, client);
+  clientClosed(wire: Uint8Array): void {
+    this.setup.up?.currentLink?.notifyRaw(Channel.Gone, encodeForwarded(this.slab, 0, wire, EMPTY));
   }
 
   /** A context that reaches a client held by another node. */
@@ -135,104 +124,249 @@ export class Forwarding {
     return new RemoteClientContext(client, this);
   }
 
-  pushTo(client: ClientRef, command: number, body: Uint8Array): void {
-    if (client.net === this.setup.name) {
-      this.setup.local.push(client.id, command, body);
-      return;
-    }
-    if (this.setup.root?.child(client.net) !== undefined) {
-      this.setup.root.notifyChild(client.net, PushToClient, client, command, body);
-      return;
-    }
-    for (const remote of this.setup.remotes) if (remote.notify(PushToClient, client, command, body)) return;
+  /** Push to a client held anywhere in the tree (down to its net node, or up towards it). */
+  pushTo(client: ClientRef, command: number, payload: Uint8Array): void {
+    if (client.net === this.setup.name) this.setup.local.push(client.id, command, payload);
+    else this.relay(Channel.Push, client, encodeForwarded(this.slab, command, encodeClientWire(client), payload));
   }
 
   kickTo(client: ClientRef, reason: string): void {
-    if (client.net === this.setup.name) {
-      this.setup.local.kick(client.id, reason);
-      return;
-    }
-    if (this.setup.root?.child(client.net) !== undefined) {
-      this.setup.root.notifyChild(client.net, KickClient, client, reason);
-      return;
-    }
-    for (const remote of this.setup.remotes) if (remote.notify(KickClient, client, reason)) return;
+    if (client.net === this.setup.name) this.setup.local.kick(client.id, reason);
+    else this.relay(Channel.Kick, client, encodeForwarded(this.slab, 0, encodeClientWire(client), utf8.encode(reason)));
   }
 
   encodePush<T>(message: PushDef<T>, data: T): Uint8Array {
     return this.setup.encoder.encodePush(message, data);
   }
 
-  private async handleForward(client: ClientRef, command: number, body: Uint8Array, _ctx: ServiceContext): Promise<Uint8Array | null> {
-    const entry = this.setup.commands.lookup(command);
-    if (entry !== undefined) return (await this.invoke(entry, client, body)) ?? null;
-    const child = this.route(client, command);
-    try {
-      return await (this.setup.root as RootServer).callChild(child, Forward, client, command, body);
-    } catch (err) {
-      throw toCommandError(err);
-    }
-  }
-
-  private async handleForwardNotify(client: ClientRef, command: number, body: Uint8Array, _ctx: ServiceContext): Promise<void> {
-    const entry = this.setup.commands.lookup(command);
-    if (entry !== undefined) {
-      await this.invoke(entry, client, body);
+  /** A forwarded request: run it here, or pass its bytes to the child the router picks. */
+  private readonly onForward = (from: Link, id: number, body: Uint8Array): void => {
+    const message = this.decode(body);
+    if (message === null) {
+      from.replyRaw(id, MessageType.Error, errorBody(ErrorCode.BadPayload, "malformed forwarding body"));
       return;
     }
-    this.setup.root?.notifyChild(this.route(client, command), ForwardNotify, client, command, body);
+    const entry = this.setup.commands.lookup(message.command);
+    if (entry !== undefined) {
+      this.track(message, null);
+      this.invoke(entry, message, (error, reply) => {
+        if (error === null) from.replyRaw(id, MessageType.Response, reply ?? EMPTY);
+        else from.replyRaw(id, MessageType.Error, errorBody(error.code, error.message));
+      });
+      return;
+    }
+    const to = this.routeLink(message);
+    if (to instanceof CommandError) {
+      from.replyRaw(id, MessageType.Error, errorBody(to.code, to.message));
+      return;
+    }
+    to.callRaw(Channel.Forward, `command ${message.command}`, body, undefined, (err: RpcError | null, type: ReplyType, reply: Uint8Array) => {
+      if (err === null) from.replyRaw(id, type, reply);
+      else {
+        const error = localError(err);
+        from.replyRaw(id, MessageType.Error, errorBody(error.code, error.message));
+      }
+    });
+  };
+
+  private readonly onForwardNotify = (_from: Link, _id: number, body: Uint8Array): void => {
+    const message = this.decode(body);
+    if (message === null) return;
+    const entry = this.setup.commands.lookup(message.command);
+    if (entry !== undefined) {
+      this.track(message, null);
+      this.invoke(entry, message, (error) => {
+        if (error !== null) this.setup.log.debug("forwarded notify refused", { command: message.command, code: error.code, error: error.message });
+      });
+      return;
+    }
+    const to = this.routeLink(message);
+    if (to instanceof CommandError) this.setup.log.debug("forwarded notify dropped", { command: message.command, why: to.message });
+    else to.notifyRaw(Channel.ForwardNotify, body);
+  };
+
+  /** A push or kick travelling towards the client's net node. */
+  private onDown(channel: typeof Channel.Push | typeof Channel.Kick, body: Uint8Array): void {
+    const message = this.decode(body);
+    if (message === null) return;
+    const { client, payload } = message;
+    if (client.net !== this.setup.name) this.relay(channel, client, body);
+    else if (channel === Channel.Push) this.setup.local.push(client.id, message.command, payload);
+    else this.setup.local.kick(client.id, utf8Decoder.decode(payload));
   }
 
-  private route(client: ClientRef, command: number): string {
-    const root = this.setup.root;
-    if (root === null) throw new CommandError(ErrorCode.UnknownCommand, `unknown command ${command}`);
-    const targets = this.setup.targets;
-    // Never back to the node that holds the client, nor to children that only forward.
-    const candidates = root.children().filter((c) => c !== client.net && (targets === undefined || targets.includes(c)));
-    const child = this.router(client, command, candidates);
-    if (child === null) throw new CommandError(ErrorCode.Unavailable, `no node can take command ${command} right now`);
-    this.owners.set(`${client.net}/${client.id}`, child);
-    return child;
+  /** Send a push/kick body one step towards the client's net node: down if it is a child, else up. */
+  private relay(channel: number, client: ClientRef, body: Uint8Array): void {
+    const child = this.setup.root?.child(client.net);
+    if (child !== undefined) {
+      child.notifyRaw(channel, body);
+      return;
+    }
+    for (const remote of this.setup.remotes) if (remote.currentLink?.notifyRaw(channel, body)) return;
   }
 
-  private gone(client: ClientRef): void {
-    const key = `${client.net}/${client.id}`;
-    const owner = this.owners.get(key);
-    this.owners.delete(key);
-    if (owner !== undefined) this.setup.root?.notifyChild(owner, ClientGone, client);
+  private onGone(body: Uint8Array): void {
+    const message = this.decode(body);
+    if (message !== null) this.gone(message.client, body);
+  }
+
+  /** A client left: tell the child that owned it (`owner`, when already taken from `seen`), the router and the listeners. */
+  private gone(client: ClientRef, body: Uint8Array, owner = this.seen.delete(client)?.child): void {
+    if (owner != null) this.setup.root?.child(owner)?.notifyRaw(Channel.Gone, body);
     this.router.forget?.(client);
     for (const listener of this.goneListeners) listener(client);
   }
 
-  /** Run a forwarded command's handler here: decode, validate, call, encode. */
-  private async invoke(entry: CommandEntry, client: ClientRef, body: Uint8Array): Promise<Uint8Array | undefined> {
+  /** Stop the grace timers (the node is stopping). */
+  close(): void {
+    for (const timer of this.graceTimers.values()) clearTimeout(timer);
+    this.graceTimers.clear();
+  }
+
+  private childConnected(child: string, link: Link): void {
+    this.candidates.clear();
+    const timer = this.graceTimers.get(child);
+    if (timer !== undefined) clearTimeout(timer);
+    this.graceTimers.delete(child);
+    const instance = link.peerHello?.instance;
+    const known = this.instances.get(child);
+    this.instances.set(child, instance);
+    // The same node back within the grace period keeps its clients; a restarted one has none.
+    if (known !== instance || instance === undefined) this.netGone(child);
+  }
+
+  private childLost(child: string): void {
+    this.candidates.clear();
+    if (!this.seen.hasNet(child) || this.graceTimers.has(child)) return;
+    const grace = this.setup.netGraceMs ?? DEFAULT_NET_GRACE_MS;
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(child);
+      this.netGone(child);
+    }, grace);
+    timer.unref();
+    this.graceTimers.set(child, timer);
+  }
+
+  /** A net node is gone for good, and every client it held with it: tell their owners and listeners. */
+  private netGone(net: string): void {
+    for (const entry of this.seen.deleteNet(net)) this.gone(entry.client, encodeForwarded(this.slab, 0, entry.wire, EMPTY), entry.child);
+  }
+
+  private decode(body: Uint8Array): ForwardedMessage | null {
+    try {
+      return decodeForwarded(body, this.names);
+    } catch (err) {
+      this.setup.log.warn("malformed forwarding body dropped", { bytes: body.length, error: err instanceof Error ? err.message : String(err) });
+      return null;
+    }
+  }
+
+  /** The link to the child that takes this command, or the error the client gets. */
+  private routeLink(message: ForwardedMessage): Link | CommandError {
+    const root = this.setup.root;
+    const { client, command } = message;
+    if (root === null) return new CommandError(ErrorCode.UnknownCommand, `unknown command ${command}`);
+    const child = this.router(client, command, this.candidatesFor(root, client.net));
+    const link = child === null ? undefined : root.child(child);
+    if (child === null || link === undefined) return new CommandError(ErrorCode.Unavailable, `no node can take command ${command} right now`);
+    this.track(message, child);
+    return link;
+  }
+
+  /** Remember a client of a net child: where its commands go (null: here), and how to name it later. */
+  private track(message: ForwardedMessage, child: string | null): void {
+    const client = message.client;
+    const entry = this.seen.get(client);
+    if (entry === undefined) {
+      // A copy: the message is a view into a socket read that must not be kept alive.
+      if (this.setup.root?.child(client.net) !== undefined) this.seen.set(client, { child, client, wire: message.wire.slice() });
+    } else if (child !== null) {
+      entry.child = child;
+    }
+  }
+
+  /** Never back to the node that holds the client, nor to children that only forward. */
+  private candidatesFor(root: RootServer, net: string): readonly string[] {
+    let list = this.candidates.get(net);
+    if (list === undefined) {
+      const targets = this.setup.targets;
+      list = root.children().filter((c) => c !== net && (targets === undefined || targets.includes(c)));
+      this.candidates.set(net, list);
+    }
+    return list;
+  }
+
+  /** Run a forwarded command's handler here: decode, validate, call, encode; `done` once. */
+  private invoke(entry: CommandEntry, message: ForwardedMessage, done: InvokeDone): void {
+    // No closures made per call here: under tsx every named one costs a defineProperty.
     let input: unknown;
     try {
-      input = entry.codec.decode(body);
+      input = entry.codec.decode(message.payload);
     } catch {
-      throw new CommandError(ErrorCode.BadPayload, `body is not valid ${entry.codec.name}`);
+      done(new CommandError(ErrorCode.BadPayload, `body is not valid ${entry.codec.name}`));
+      return;
     }
-    if (entry.validate !== undefined && !entry.validate(input)) throw new CommandError(ErrorCode.BadPayload, `${entry.name}: request failed validation`);
+    if (entry.validate !== undefined && !entry.validate(input)) {
+      done(new CommandError(ErrorCode.BadPayload, `${entry.name}: request failed validation`));
+      return;
+    }
     let result: unknown;
     try {
-      result = await entry.handler(input, this.contextFor(client));
+      result = entry.handler(input, new RemoteClientContext(message.client, this));
     } catch (err) {
-      if (err instanceof CommandError) throw err;
-      this.setup.log.error("command handler failed", { command: entry.id, name: entry.name, client: `${client.net}/${client.id}`, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-      throw new CommandError(ErrorCode.HandlerFailed, `${entry.name} failed`);
+      done(this.handlerError(entry, message, err));
+      return;
     }
-    return result === undefined || result === null ? undefined : entry.codec.encode(result);
+    if (result instanceof Promise) {
+      result.then(
+        (value: unknown) => this.invoked(entry, message, value, done),
+        (err: unknown) => done(this.handlerError(entry, message, err)),
+      );
+    } else {
+      this.invoked(entry, message, result, done);
+    }
+  }
+
+  private invoked(entry: CommandEntry, message: ForwardedMessage, result: unknown, done: InvokeDone): void {
+    let reply: Uint8Array | undefined;
+    try {
+      reply = result === undefined || result === null ? undefined : entry.codec.encode(result);
+    } catch (err) {
+      done(this.handlerError(entry, message, err));
+      return;
+    }
+    done(null, reply);
+  }
+
+  /** What the client is told when a handler fails; anything but a CommandError stays in this node's log. */
+  private handlerError(entry: CommandEntry, message: ForwardedMessage, err: unknown): CommandError {
+    if (err instanceof CommandError) return err;
+    const client = `${message.client.net}/${message.client.id}`;
+    this.setup.log.error("command handler failed", { command: entry.id, name: entry.name, client, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    return new CommandError(ErrorCode.HandlerFailed, `${entry.name} failed`);
   }
 }
 
-/** RPC failures become the client-facing codes (docs/protocol.md). */
-function toCommandError(err: unknown): CommandError {
-  if (err instanceof CommandError) return err;
-  if (err instanceof RpcError) {
-    if (err.code === RpcErrorCode.NotConnected || err.code === RpcErrorCode.LinkClosed) return new CommandError(ErrorCode.Unavailable, err.message);
-    return new CommandError(err.code, err.remote ? err.message : `forwarding failed: ${err.message}`);
+type InvokeDone = (error: CommandError | null, reply?: Uint8Array) => void;
+
+/** A local RPC failure as the client sees it: a lost or missing link means Unavailable. */
+function localError(err: RpcError): CommandError {
+  const unavailable = err.code === RpcErrorCode.NotConnected || err.code === RpcErrorCode.LinkClosed;
+  return new CommandError(unavailable ? ErrorCode.Unavailable : err.code, `forwarding failed: ${err.message}`);
+}
+
+/** An Error reply from further up the path, passed on as it is. */
+function remoteError(body: Uint8Array): CommandError {
+  try {
+    const error = decodeControl<ErrorBody>(body, ["code"]);
+    return new CommandError(error.code, typeof error.message === "string" ? error.message : "");
+  } catch {
+    return new CommandError(ErrorCode.HandlerFailed, "forwarding failed: an undecodable error reply");
   }
-  return new CommandError(ErrorCode.HandlerFailed, "forwarding failed");
+}
+
+function errorBody(code: number, message: string): Uint8Array {
+  return encodeControl({ code, message });
 }
 
 class RemoteClientContext implements ClientContext {

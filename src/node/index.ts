@@ -1,4 +1,5 @@
 export * from "./node.ts";
 export * from "./app.ts";
 export * from "./registry.ts";
-export { routers, type ClientRef, type Router } from "./forwarding.ts";
+export { routers, type Router } from "./routers.ts";
+export type { ClientRef } from "./forward-wire.ts";

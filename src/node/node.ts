@@ -30,7 +30,9 @@ import { consoleLogger, type Logger } from "../log/logger.ts";
 import type { App } from "./app.ts";
 import { ConnectionContext, PushEncoder } from "./context.ts";
 import { CommandRegistry, type ClientContext, type CommandEntry } from "./registry.ts";
-import { Forwarding, type ClientRef, type Router } from "./forwarding.ts";
+import type { ClientRef } from "./forward-wire.ts";
+import { Forwarding } from "./forwarding.ts";
+import type { Router } from "./routers.ts";
 import { RootClient, RootServer, ServiceRegistry } from "../rpc/index.ts";
 
 /** How a node joins a cluster: its root port, its links to roots, and what it forwards. */
@@ -45,6 +47,12 @@ export interface ClusterWiring {
   forward?: { to: string; ranges: readonly (readonly [number, number])[] } | null;
   /** On a root: the children that take forwarded commands (default: all but the client's net node). */
   routeTo?: readonly string[];
+  /**
+   * On a root: how long a net child's link may stay down before its clients count as gone and
+   * their owners get disconnect notices (default 10 s). A net node that comes back within it
+   * keeps its clients; one that restarted is recognised at once and its old clients are gone.
+   */
+  netGraceMs?: number;
 }
 
 export interface NodeOptions {
@@ -196,6 +204,7 @@ export class Node implements ConnectionHandler {
       ranges: forward?.ranges ?? [],
       root: this.rootServer,
       targets: this.wiring.routeTo,
+      netGraceMs: this.wiring.netGraceMs,
       remotes: [...this.remotes.values()],
       local: {
         push: (id, command, body) => this.hub.get(id)?.push(command, body) ?? false,
@@ -216,6 +225,7 @@ export class Node implements ConnectionHandler {
   }
 
   private async leaveCluster(): Promise<void> {
+    this.forwarding?.close();
     await Promise.all([...this.remotes.values()].map((r) => r.close()));
     await this.rootServer?.close();
   }
@@ -350,7 +360,7 @@ export class Node implements ConnectionHandler {
   notify(connection: Connection, message: Message): void {
     const entry = this.commands.lookup(message.command);
     if (entry === undefined && this.forwarding?.covers(message.command) && this.state === "running") {
-      this.forwarding.notify(this.refOf(connection), message.command, message.body);
+      this.forwarding.notify(this.wireOf(this.forwarding, connection), message.command, message.body);
       connection.release();
       return;
     }
@@ -367,28 +377,27 @@ export class Node implements ConnectionHandler {
 
   closed(connection: Connection, info: CloseInfo): void {
     // Tell the gateway (and through it the node that owned the client) that it left.
-    if (this.forwarding !== null && connection.context !== undefined) this.forwarding.clientClosed(this.refOf(connection));
+    if (this.forwarding !== null && connection.context !== undefined) this.forwarding.clientClosed(this.wireOf(this.forwarding, connection));
     this.log.debug("connection closed", { connection: connection.id, code: info.code, reason: info.reason });
   }
 
-  private refOf(connection: Connection): ClientRef {
-    return { net: this.name, id: connection.id, remoteAddress: connection.remoteAddress, transport: connection.transport };
+  private wireOf(forwarding: Forwarding, connection: Connection): Uint8Array {
+    const context = connection.context as ConnectionContext;
+    context.forwardWire ??= forwarding.clientWire({ id: connection.id, remoteAddress: connection.remoteAddress, transport: connection.transport });
+    return context.forwardWire;
   }
 
   private forwardRequest(forwarding: Forwarding, connection: Connection, message: Message): void {
     this.inFlight++;
-    forwarding.request(this.refOf(connection), message.command, message.body).then(
-      (body) => {
-        this.finish();
-        connection.respond(message, body);
-      },
-      (err: unknown) => {
-        this.finish();
-        this.counters.errors++;
-        const e = err as CommandError;
-        connection.respondError(message, e.code, e.message);
-      },
-    );
+    forwarding.request(this.wireOf(forwarding, connection), message.command, message.body, (error, body) => {
+      this.finish();
+      if (error === null) {
+        connection.respond(message, body.length === 0 ? undefined : body);
+        return;
+      }
+      this.counters.errors++;
+      connection.respondError(message, error.code, error.message);
+    });
   }
 
   private decode(connection: Connection, message: Message, entry: CommandEntry): unknown {

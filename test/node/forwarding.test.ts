@@ -4,9 +4,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { command, defineApp, ErrorCode, Node, push, routers, type ClientRef, CommandError } from "../../src/index.ts";
+import { command, decodeControl, defineApp, ErrorCode, MessageType, Node, push, routers, type ClientRef, type ErrorBody, CommandError } from "../../src/index.ts";
 import { connect, type Client } from "../../src/client/index.ts";
 import { captureLogger, portOf, sleep, waitFor } from "../helpers.ts";
+import { rawPeer } from "../rpc/helpers.ts";
 
 const AtNet = command<string, string>(100);
 const AtGate = command<string, string>(200);
@@ -15,10 +16,10 @@ const Hang = command<unknown, never>(301);
 const Refuse = command<unknown, never>(302);
 const Toast = push<string>(900);
 
-async function cluster(options: { games?: number; rpcTimeoutMs?: number } = {}) {
+async function cluster(options: { games?: number; rpcTimeoutMs?: number; netGraceMs?: number } = {}) {
   const quiet = () => captureLogger().logger;
   const routeTo = Array.from({ length: options.games ?? 1 }, (_, i) => `game${i + 1}`);
-  const gate = new Node({ config: { name: "gate" }, logger: quiet(), cluster: { root: { host: "127.0.0.1", port: 0 }, routeTo }, apps: [defineApp((n) => n.commands.handle(AtGate, (t) => `gate:${t}`))] });
+  const gate = new Node({ config: { name: "gate" }, logger: quiet(), cluster: { root: { host: "127.0.0.1", port: 0 }, routeTo, netGraceMs: options.netGraceMs }, apps: [defineApp((n) => n.commands.handle(AtGate, (t) => `gate:${t}`))] });
   await gate.start();
   const rootPort = gate.root!.address!.port;
   const link = { rootName: "gate", host: "127.0.0.1", port: rootPort };
@@ -47,20 +48,24 @@ async function cluster(options: { games?: number; rpcTimeoutMs?: number } = {}) 
     await game.start();
     games.push(game);
   }
-  const net = new Node({
-    config: { name: "net", tcp: [{ port: 0 }] },
-    logger: quiet(),
-    cluster: { links: [link], forward: { to: "gate", ranges: [[200, 399]] }, timeoutMs: options.rpcTimeoutMs },
-    apps: [defineApp((n) => n.commands.handle(AtNet, (t) => `net:${t}`))],
-  });
-  await net.start();
+  const startNet = async () => {
+    const node = new Node({
+      config: { name: "net", tcp: [{ port: 0 }] },
+      logger: quiet(),
+      cluster: { links: [link], forward: { to: "gate", ranges: [[200, 399]] }, timeoutMs: options.rpcTimeoutMs },
+      apps: [defineApp((n) => n.commands.handle(AtNet, (t) => `net:${t}`))],
+    });
+    await node.start();
+    return node;
+  };
+  const net = await startNet();
   await waitFor(() => gate.root!.children().length === games.length + 1, 5000, "every node to join the gate");
   const stop = async () => {
     await net.stop();
     for (const g of games) await g.stop();
     await gate.stop();
   };
-  return { gate, games, net, gone, stop, url: `tcp://127.0.0.1:${portOf(net, "tcp")}` };
+  return { gate, games, net, gone, stop, startNet, url: `tcp://127.0.0.1:${portOf(net, "tcp")}` };
 }
 
 test("commands 100, 200 and 300 are answered by net, gate and game1; a push comes back down", async () => {
@@ -137,6 +142,73 @@ test("a forwarded request times out with a typed error, and a dead game node fai
     assert.equal(await client.request(AtGate, "still"), "gate:still", "the rest of the cluster is unaffected");
   } finally {
     client.close();
+    await c.stop();
+  }
+});
+
+test("a net node's link that drops and comes back keeps its clients; past the grace period they are gone", async () => {
+  const c = await cluster({ netGraceMs: 300 });
+  const atGate: ClientRef[] = [];
+  c.gate.onClientGone((client) => atGate.push(client));
+  const routed = await connect(c.url, { reconnect: false });
+  const local = await connect(c.url, { reconnect: false });
+  try {
+    await routed.request(AtGame, "x"); // handled by game1
+    await local.request(AtGate, "y"); // handled by the gate itself
+    c.gate.root!.child("net")!.destroy("test: the link drops");
+    await waitFor(() => c.net.remote("gate")!.isOpen && c.gate.root!.children().includes("net"), 5000, "the net node to re-link");
+    await sleep(450);
+    assert.equal(c.gone.length, 0, "the same net node came back within the grace period: its clients are still there");
+    assert.deepEqual((await routed.request(AtGame, "again")).by, "game1");
+    // Now the net node's link goes away for good (as if it hung): after the grace period its
+    // clients count as gone, on the game node that owned one and on the gate that saw both.
+    const lostAt = Date.now();
+    await c.net.remote("gate")!.close();
+    await waitFor(() => c.gone.length === 1 && atGate.length === 2, 3000, "the disconnect notices");
+    assert.ok(Date.now() - lostAt >= 250, "not before the grace period");
+    assert.equal(c.gone[0]!.net, "net");
+    assert.equal(new Set(atGate.map((g) => g.id)).size, 2, "the gate hears of both clients, routed or not");
+    assert.ok(atGate.some((g) => g.id === c.gone[0]!.id));
+  } finally {
+    routed.close();
+    local.close();
+    await c.stop();
+  }
+});
+
+test("a net node that restarted is recognised at once: its old clients are gone without waiting", async () => {
+  const c = await cluster({ netGraceMs: 60_000 });
+  const client = await connect(c.url, { reconnect: false });
+  let next: Node | null = null;
+  try {
+    await client.request(AtGame, "x");
+    // A crash: the link goes before the net node can announce anything.
+    await c.net.remote("gate")!.close();
+    await c.net.stop({ deadlineMs: 10 });
+    assert.equal(c.gone.length, 0);
+    next = await c.startNet();
+    await waitFor(() => c.gone.length === 1, 3000, "the old client's disconnect notice");
+    assert.equal(c.gone[0]!.net, "net");
+  } finally {
+    client.close();
+    await next?.stop();
+    await c.stop();
+  }
+});
+
+test("a forged forwarding body is answered BadPayload and the gate keeps serving", async (t) => {
+  const c = await cluster();
+  try {
+    const peer = await rawPeer(t, c.gate.root!.address!.port, "evil");
+    peer.send({ type: MessageType.Request, id: 5, command: 1, body: new Uint8Array([0, 0, 0, 1, 0, 0]) });
+    const reply = await peer.next((m) => m.id === 5);
+    assert.equal(reply.type, MessageType.Error);
+    assert.equal(decodeControl<ErrorBody>(reply.body, ["code"]).code, ErrorCode.BadPayload);
+    peer.send({ type: MessageType.Notify, id: 0, command: 3, body: new Uint8Array([9]) }); // a push nobody can route: dropped
+    const client = await connect(c.url, { reconnect: false });
+    assert.deepEqual((await client.request(AtGame, "still")).by, "game1");
+    client.close();
+  } finally {
     await c.stop();
   }
 });
