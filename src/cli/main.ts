@@ -6,6 +6,7 @@
  *   glowfly status | stop | reload [config]
  *   glowfly restart <node> [config]        admin calls to a running master
  */
+import { fileLog } from "../log/file.ts";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig, type ClusterConfig } from "../config/index.ts";
@@ -57,7 +58,8 @@ async function main(args: Args): Promise<number> {
 }
 
 async function runMaster(config: ClusterConfig, path: string, masterOnly: boolean): Promise<void> {
-  const log = consoleLogger({ level: config.master.log.level }).child({ node: "master" });
+  const file = config.master.log.file;
+  const log = consoleLogger({ level: config.master.log.level, ...(file === null ? {} : { write: fileLog(file) }) }).child({ node: "master" });
   const self = fileURLToPath(import.meta.url);
   const master = new Master({
     config,

@@ -3,6 +3,7 @@
  * --node <name>`). It reports ready and its status to the master over IPC when it has one,
  * and keeps serving its clients if the master goes away.
  */
+import { fileLog } from "../log/file.ts";
 import { pathToFileURL } from "node:url";
 import { ALL_COMMANDS, type ClusterConfig, type ClusterNode, type ForwardSettings } from "../config/index.ts";
 import { consoleLogger } from "../log/logger.ts";
@@ -44,7 +45,8 @@ export async function runClusterNode(config: ClusterConfig, name: string, master
   const node = new Node({
     config: spec.node,
     apps,
-    logger: consoleLogger({ level: spec.log.level }),
+    // With a log file the node's log does not depend on the master's pipe (which a restarted master does not inherit).
+    logger: consoleLogger({ level: spec.log.level, ...(spec.log.file === null ? {} : { write: fileLog(spec.log.file) }) }),
     cluster: {
       root: root ? { host: root.host, port: root.port } : undefined,
       links: spec.links,

@@ -6,7 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect, type Client } from "../../src/client/index.ts";
@@ -42,7 +43,7 @@ interface NodeRow {
 }
 
 /** Write a two-node echo cluster config; returns its path and ports. */
-async function echoCluster(): Promise<{ config: string; web: number; ports: [number, number] }> {
+async function echoCluster(): Promise<{ config: string; web: number; ports: [number, number]; logFile: string }> {
   const dir = await mkdtemp(join(tmpdir(), "glowfly-cluster-"));
   const [web, p1, p2] = [await freePort(), await freePort(), await freePort()];
   const config = join(dir, "config.json");
@@ -52,12 +53,12 @@ async function echoCluster(): Promise<{ config: string; web: number; ports: [num
     JSON.stringify({
       master: { webport: web, restart: { initialDelayMs: 100 } },
       servers: {
-        game1: { netport: p1, frame: "native", app },
+        game1: { netport: p1, frame: "native", app, log: "logs/game1.log" },
         game2: { netport: p2, frame: "native", app },
       },
     }),
   );
-  return { config, web, ports: [p1, p2] };
+  return { config, web, ports: [p1, p2], logFile: join(dir, "logs/game1.log") };
 }
 
 async function statusOf(web: number): Promise<NodeRow[]> {
@@ -127,11 +128,12 @@ test("the master runs a cluster, restarts a killed node, reports status and stop
 });
 
 test("when the master is killed, nodes keep serving; a new master re-adopts them instead of starting others", async () => {
-  const { config, web, ports } = await echoCluster();
+  const { config, web, ports, logFile } = await echoCluster();
   const master = await startMaster(config);
   const rows = await statusOf(web);
   const client = await connect(`tcp://127.0.0.1:${ports[0]}`, { reconnect: false });
   let second: ChildProcess | undefined;
+  assert.match(await readFile(logFile, "utf8"), /listening node=game1/, "game1 logs to its own file");
   try {
     master.kill("SIGKILL");
     await new Promise((r) => master.once("exit", r));
@@ -152,6 +154,9 @@ test("when the master is killed, nodes keep serving; a new master re-adopts them
     }
     assert.deepEqual(adopted.map((n) => [n.name, n.state, n.pid, n.restarts]), rows.map((n) => [n.name, "running", n.pid, 0]), "the same processes, not new ones");
     assert.deepEqual(await client.request(Echo, { text: "adopted" }), { text: "adopted" });
+    // Its output pipe belonged to the dead master; its log file still gets what it says now.
+    assert.equal((await run(["reload", config])).code, 0);
+    await waitFor(() => readFileSync(logFile, "utf8").includes("reload requested"), 5000, "game1's reload line in its log file");
     // The new master supervises them: a killed node is restarted.
     process.kill(rows[1]!.pid!, "SIGKILL");
     let restarted: NodeRow | undefined;
