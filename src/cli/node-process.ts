@@ -4,6 +4,7 @@
  * and keeps serving its clients if the master goes away.
  */
 import { fileLog } from "../log/file.ts";
+import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { ALL_COMMANDS, type ClusterConfig, type ClusterNode, type ForwardSettings } from "../config/index.ts";
 import { consoleLogger } from "../log/logger.ts";
@@ -18,6 +19,9 @@ const REPORT_EVERY_MS = 1000;
  * cached instance) and run its default export with the node, if it is a function.
  */
 async function reloadModule(node: Node, path: string, generation: number): Promise<void> {
+  // A new URL makes the ESM loader evaluate the file again; a .ts file outside a "type": "module"
+  // package is loaded as CommonJS, whose cache ignores the URL's query, so drop it from that too.
+  delete createRequire(import.meta.url).cache[path];
   const module = (await import(`${pathToFileURL(path).href}?reload=${generation}`)) as { default?: unknown };
   if (typeof module.default === "function") await (module.default as (node: Node) => unknown)(node);
 }

@@ -46,6 +46,16 @@ export class CommandRegistry {
     });
   }
 
+  /**
+   * Register a command's handler, replacing the one it has: what a `reload` module does to put
+   * new logic in place while clients stay connected. Requests already running finish on the
+   * old handler; the next one runs the new.
+   */
+  replace<Req, Res>(command: CommandDef<Req, Res>, handler: CommandHandler<Req, Res>): void {
+    this.entries.delete(command.id);
+    this.handle(command, handler);
+  }
+
   /** Remove a command's handler (for reloading a module). Returns whether one was registered. */
   remove(command: CommandDef<unknown, unknown> | number): boolean {
     return this.entries.delete(typeof command === "number" ? command : command.id);

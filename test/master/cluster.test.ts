@@ -9,10 +9,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { connect, type Client } from "../../src/client/index.ts";
 import { Echo } from "../../examples/echo/commands.ts";
-import { freePort, waitFor } from "../helpers.ts";
+import { freePort, sleep, waitFor } from "../helpers.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const CLI = join(ROOT, "src/cli/main.ts");
@@ -180,5 +180,42 @@ test("when the master is killed, nodes keep serving; a new master re-adopts them
         // gone already
       }
     }
+  }
+});
+
+test("reload re-imports a node's reload module each time; it replaces a handler while clients stay connected", async () => {
+  const { config, web, ports } = await echoCluster();
+  // game2 gets a reload module (written fresh before each reload, so only a real re-import sees it).
+  const dir = dirname(config);
+  const spec = JSON.parse(await readFile(config, "utf8")) as { servers: Record<string, Record<string, unknown>> };
+  spec.servers.game2!.reload = "reload.ts";
+  await writeFile(config, JSON.stringify(spec));
+  const version = (v: string) =>
+    writeFile(
+      join(dir, "reload.ts"),
+      `import { Echo } from ${JSON.stringify(join(ROOT, "examples/echo/commands.ts"))};\n` +
+        `export default (node) => node.commands.replace(Echo, (request) => ({ text: "${v}:" + request.text }));\n`,
+    );
+  await version("v1");
+  const master = await startMaster(config);
+  const client = await connect(`tcp://127.0.0.1:${ports[1]}`, { reconnect: false });
+  try {
+    assert.deepEqual(await client.request(Echo, { text: "a" }), { text: "a" });
+    for (const v of ["v1", "v2"]) {
+      await version(v);
+      assert.equal((await run(["reload", config])).code, 0);
+      let reply = "";
+      for (let i = 0; i < 100 && reply !== `${v}:a`; i++) {
+        if (i > 0) await sleep(50);
+        reply = (await client.request(Echo, { text: "a" })).text;
+      }
+      assert.equal(reply, `${v}:a`, `the ${v} handler answers`);
+    }
+    assert.equal(client.state, "open", "the same connection throughout");
+    assert.deepEqual((await statusOf(web)).map((n) => n.restarts), [0, 0], "no node was restarted");
+  } finally {
+    client.close();
+    await run(["stop", config]);
+    master.kill("SIGKILL");
   }
 });
