@@ -39,12 +39,46 @@ export const Channel = {
   Gone: 5,
 } as const;
 
+/**
+ * A client as decoded from a body. The address is decoded only when read (a gate that passes the
+ * body on never needs it); until then the object holds the body, so what is kept beyond the
+ * call should be `plain()`.
+ */
+export class WireClient implements ClientRef {
+  private address: string | undefined = undefined;
+  private source: Uint8Array | null;
+
+  constructor(
+    readonly net: string,
+    readonly id: number,
+    readonly transport: "tcp" | "ws",
+    source: Uint8Array,
+    private readonly start: number,
+    private readonly end: number,
+  ) {
+    this.source = source;
+  }
+
+  get remoteAddress(): string {
+    if (this.address === undefined) {
+      this.address = decodeText(this.source!, this.start, this.end);
+      this.source = null;
+    }
+    return this.address;
+  }
+
+  /** A plain copy that keeps nothing of the body alive. */
+  plain(): ClientRef {
+    return { net: this.net, id: this.id, remoteAddress: this.remoteAddress, transport: this.transport };
+  }
+}
+
 /** A decoded forwarding body; `wire` and `payload` are views into it, made when asked for. */
 export class ForwardedMessage {
   constructor(
     readonly body: Uint8Array,
     readonly command: number,
-    readonly client: ClientRef,
+    readonly client: WireClient,
     private readonly payloadAt: number,
   ) {}
   /** The client part of the header (bytes 4 .. 13+N+A), to address replies, pushes and kicks. */
@@ -120,12 +154,8 @@ export function decodeForwarded(body: Uint8Array, names?: NameCache): ForwardedM
   if (netLength === 0 || body.length < addressAt + 2) throw new RangeError("a forwarding body's net name is empty or cut short");
   const payloadAt = addressAt + 2 + readU16(body, addressAt);
   if (body.length < payloadAt) throw new RangeError("a forwarding body's client address is cut short");
-  const client: ClientRef = {
-    net: names === undefined ? decodeText(body, FIXED, addressAt) : names.text(body, FIXED, addressAt),
-    id: readU32(body, 4),
-    remoteAddress: decodeText(body, addressAt + 2, payloadAt),
-    transport,
-  };
+  const net = names === undefined ? decodeText(body, FIXED, addressAt) : names.text(body, FIXED, addressAt);
+  const client = new WireClient(net, readU32(body, 4), transport, body, addressAt + 2, payloadAt);
   return new ForwardedMessage(body, readU32(body, 0), client, payloadAt);
 }
 

@@ -47,6 +47,8 @@ interface Seen {
 }
 
 const DEFAULT_NET_GRACE_MS = 10_000;
+/** How errors of forwarded calls name them (a constant: no string is built per command). */
+const FORWARD_LABEL = "forwarded command";
 
 /** The outcome of a forwarded request on the net node: an error, or the reply body. */
 export type ForwardDone = (error: CommandError | null, body: Uint8Array) => void;
@@ -103,7 +105,7 @@ export class Forwarding {
       done(new CommandError(ErrorCode.Unavailable, `forwarding failed: no link to ${this.setup.up?.root ?? "the gateway"}`), EMPTY);
       return;
     }
-    link.callRaw(Channel.Forward, `command ${command}`, encodeForwarded(this.slab, command, wire, payload), undefined, (err, type, body) => {
+    link.callRaw(Channel.Forward, FORWARD_LABEL, encodeForwarded(this.slab, command, wire, payload), undefined, (err, type, body) => {
       if (err !== null) done(localError(err), EMPTY);
       else if (type === MessageType.Error) done(remoteError(body), EMPTY);
       else done(null, body);
@@ -160,7 +162,7 @@ export class Forwarding {
       from.replyRaw(id, MessageType.Error, errorBody(to.code, to.message));
       return;
     }
-    to.callRaw(Channel.Forward, `command ${message.command}`, body, undefined, (err: RpcError | null, type: ReplyType, reply: Uint8Array) => {
+    to.callRaw(Channel.Forward, FORWARD_LABEL, body, undefined, (err: RpcError | null, type: ReplyType, reply: Uint8Array) => {
       if (err === null) from.replyRaw(id, type, reply);
       else {
         const error = localError(err);
@@ -207,7 +209,7 @@ export class Forwarding {
 
   private onGone(body: Uint8Array): void {
     const message = this.decode(body);
-    if (message !== null) this.gone(message.client, body);
+    if (message !== null) this.gone(message.client.plain(), body);
   }
 
   /** A client left: tell the child that owned it (`owner`, when already taken from `seen`), the router and the listeners. */
@@ -279,7 +281,7 @@ export class Forwarding {
     const entry = this.seen.get(client);
     if (entry === undefined) {
       // A copy: the message is a view into a socket read that must not be kept alive.
-      if (this.setup.root?.child(client.net) !== undefined) this.seen.set(client, { child, client, wire: message.wire.slice() });
+      if (this.setup.root?.child(client.net) !== undefined) this.seen.set(client, { child, client: client.plain(), wire: message.wire.slice() });
     } else if (child !== null) {
       entry.child = child;
     }
@@ -312,7 +314,7 @@ export class Forwarding {
     }
     let result: unknown;
     try {
-      result = entry.handler(input, new RemoteClientContext(message.client, this));
+      result = entry.handler(input, new RemoteClientContext(message.client.plain(), this));
     } catch (err) {
       done(this.handlerError(entry, message, err));
       return;

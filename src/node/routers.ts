@@ -8,6 +8,8 @@ import type { ClientRef } from "./forward-wire.ts";
 /**
  * Picks the child a forwarded command goes to, or null when none can take it. A router that
  * remembers clients gets `forget(client)` when one disconnects, so its memory stays bounded.
+ * The `client` object is valid during the call: keep its fields, not the object (it is a view
+ * of the forwarded bytes).
  */
 export type Router = ((client: ClientRef, command: number, children: readonly string[]) => string | null) & {
   forget?: (client: ClientRef) => void;
