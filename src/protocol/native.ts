@@ -64,15 +64,27 @@ export function nativeFormat(options: NativeFormatOptions = {}): FrameFormat {
  * Throws RangeError for a body over `maxBody` (a server bug, not input).
  */
 export function encodeNative(message: Message, maxBody = DEFAULT_MAX_BODY, slab?: FrameAllocator): Uint8Array {
-  const bodyLength = message.body.length;
-  if (bodyLength > maxBody) throw new RangeError(`body of ${bodyLength} bytes exceeds the frame limit of ${maxBody}`);
-  const size = NATIVE_HEADER_SIZE + bodyLength;
+  checkEncodable(message.body.length, maxBody);
+  const size = NATIVE_HEADER_SIZE + message.body.length;
   const frame = slab === undefined ? new Uint8Array(size) : slab.alloc(size);
-  writeU32(frame, 0, LENGTH_OVERHEAD + bodyLength);
-  frame[4] = message.type;
-  frame[5] = 0;
-  writeU32(frame, 6, message.id);
-  writeU32(frame, 10, message.command);
-  frame.set(message.body, NATIVE_HEADER_SIZE);
+  writeNative(frame, 0, message.type, message.id, message.command, message.body);
   return frame;
+}
+
+/**
+ * Write one native frame at `offset` of `target`, which must have NATIVE_HEADER_SIZE +
+ * body.length bytes there (callers that build frames in place, like a link's write batch).
+ */
+export function writeNative(target: Uint8Array, offset: number, type: MessageType, id: number, command: number, body: Uint8Array): void {
+  writeU32(target, offset, LENGTH_OVERHEAD + body.length);
+  target[offset + 4] = type;
+  target[offset + 5] = 0;
+  writeU32(target, offset + 6, id);
+  writeU32(target, offset + 10, command);
+  target.set(body, offset + NATIVE_HEADER_SIZE);
+}
+
+/** Throws RangeError for a body over `maxBody` (a server bug, not input). */
+export function checkEncodable(bodyLength: number, maxBody: number): void {
+  if (bodyLength > maxBody) throw new RangeError(`body of ${bodyLength} bytes exceeds the frame limit of ${maxBody}`);
 }

@@ -9,7 +9,9 @@ import type { Socket } from "node:net";
 import { WriteBatch } from "../transport/batch.ts";
 import {
   encodeControl,
-  encodeNative,
+  checkEncodable,
+  NATIVE_HEADER_SIZE,
+  writeNative,
   KickCode,
   MessageType,
   nativeFormat,
@@ -240,7 +242,7 @@ export class Link implements Caller, CallTarget {
   /** A notify on a raw channel (0 is the service channel). False if it could not be sent. */
   notifyRaw(channel: number, body: Uint8Array): boolean {
     if (this.stateValue !== "open" || body.length > this.peerMaxBody) return false;
-    if (!this.send({ type: MessageType.Notify, id: 0, command: channel, body })) return false;
+    if (!this.send(MessageType.Notify, 0, channel, body)) return false;
     this.counters.notifies++;
     return true;
   }
@@ -264,7 +266,7 @@ export class Link implements Caller, CallTarget {
   private request(call: PendingCall, command: number, body: Uint8Array, timeoutMs: number): void {
     const id = this.pending.add(call, timeoutMs);
     // May drop the link (slow consumer), which fails this call with LinkClosed at once.
-    this.send({ type: MessageType.Request, id, command, body });
+    this.send(MessageType.Request, id, command, body);
   }
 
   private readonly expired = (call: PendingCall, timeoutMs: number): void => {
@@ -327,7 +329,7 @@ export class Link implements Caller, CallTarget {
       get accepting() {
         return link.stateValue === "open";
       },
-      sendReply: (type, id, body) => void this.send({ type, id, command: 0, body }),
+      sendReply: (type, id, body) => void this.send(type, id, 0, body),
       idle: () => {
         if (this.stateValue === "draining") this.kick(this.drainKick.code, this.drainKick.reason);
       },
@@ -428,7 +430,7 @@ export class Link implements Caller, CallTarget {
       maxBodyBytes: this.options.maxBodyBytes,
       maxInFlight: this.options.maxInFlight,
     };
-    this.send({ type: MessageType.Handshake, id: 0, command: 0, body: encodeHello(hello) });
+    this.send(MessageType.Handshake, 0, 0, encodeHello(hello));
   }
 
   // ---- liveness ----
@@ -450,15 +452,18 @@ export class Link implements Caller, CallTarget {
       return;
     }
     if (this.liveness.quietFor(now) >= this.options.heartbeatMs) {
-      this.send({ type: MessageType.Heartbeat, id: 0, command: 0, body: EMPTY });
+      this.send(MessageType.Heartbeat, 0, 0, EMPTY);
     }
   }
 
   // ---- outbound ----
 
-  private send(message: Message): boolean {
+  /** Build a frame at the end of this turn's batch (fields, not a Message: nothing allocated per frame). */
+  private send(type: MessageType, id: number, command: number, body: Uint8Array): boolean {
     if (this.stateValue === "closed") return false;
-    encodeNative(message, MAX_FRAME_BODY, this.out);
+    checkEncodable(body.length, MAX_FRAME_BODY);
+    const at = this.out.reserve(NATIVE_HEADER_SIZE + body.length);
+    writeNative(this.out.bytes, at, type, id, command, body);
     this.counters.framesOut++;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -513,7 +518,7 @@ export class Link implements Caller, CallTarget {
   /** Tell the peer why (a Kick frame), then close. */
   private kick(code: number, reason: string): void {
     if (this.stateValue === "closed") return;
-    this.send({ type: MessageType.Kick, id: 0, command: 0, body: encodeControl({ code, reason }) });
+    this.send(MessageType.Kick, 0, 0, encodeControl({ code, reason }));
     this.finish({ code, reason, byPeer: false }, "end");
   }
 

@@ -4,7 +4,7 @@
  * Buffer view and a callback) per frame and makes a writev of many small pieces: on a busy
  * inter-node link dozens of frames leave per turn.
  *
- * `alloc(n)` is the encoder's allocator (it matches ByteSlab's), so frames are built in place.
+ * `reserve(n)` hands out room at the end of the batch, where the encoder builds the frame in place.
  * Flushed bytes are never reused: the socket may hold them until the kernel takes them.
  */
 
@@ -25,8 +25,13 @@ export class WriteBatch {
     return this.used - this.start;
   }
 
-  /** Room for one frame of `n` bytes at the end of the batch (uninitialised: the encoder fills it). */
-  alloc(n: number): Uint8Array {
+  /** The buffer `reserve` offsets point into (it changes when one fills up: read it after reserving). */
+  get bytes(): Uint8Array {
+    return this.buffer;
+  }
+
+  /** Room for one frame of `n` bytes at the end of the batch: its offset in `bytes` (uninitialised). */
+  reserve(n: number): number {
     if (this.used + n > this.buffer.length) {
       this.flush();
       this.buffer = new Uint8Array(Math.max(BATCH_BYTES, n));
@@ -34,7 +39,7 @@ export class WriteBatch {
     }
     const at = this.used;
     this.used += n;
-    return this.buffer.subarray(at, this.used);
+    return at;
   }
 
   /** Hand everything encoded so far to the socket. */

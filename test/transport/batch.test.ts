@@ -6,6 +6,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { WriteBatch } from "../../src/transport/batch.ts";
 
+/** Reserve `n` bytes, fill them with `value`, and return a view of them. */
+function put(batch: WriteBatch, n: number, value: number): Uint8Array {
+  const at = batch.reserve(n);
+  const view = batch.bytes.subarray(at, at + n);
+  view.fill(value);
+  return view;
+}
+
 function collect(): { batch: WriteBatch; runs: Uint8Array[]; bytes: () => number[] } {
   const runs: Uint8Array[] = [];
   const batch = new WriteBatch((run) => runs.push(run));
@@ -14,7 +22,7 @@ function collect(): { batch: WriteBatch; runs: Uint8Array[]; bytes: () => number
 
 test("frames allocated in one turn leave as one run, in order", () => {
   const { batch, runs, bytes } = collect();
-  for (let i = 1; i <= 5; i++) batch.alloc(3).fill(i);
+  for (let i = 1; i <= 5; i++) put(batch, 3, i);
   assert.equal(batch.pendingBytes, 15);
   assert.equal(runs.length, 0, "nothing is written before flush");
   batch.flush();
@@ -29,9 +37,7 @@ test("a full buffer is flushed before the next frame; flushed runs keep their by
   const frames: Uint8Array[] = [];
   // 40 frames of 4 KiB overflow the 64 KiB buffer twice.
   for (let i = 0; i < 40; i++) {
-    const frame = batch.alloc(4096);
-    frame.fill(i);
-    frames.push(frame);
+    frames.push(put(batch, 4096, i));
   }
   batch.flush();
   assert.ok(runs.length >= 3, `got ${runs.length} runs`);
@@ -43,14 +49,14 @@ test("a full buffer is flushed before the next frame; flushed runs keep their by
 
 test("a frame larger than the buffer is written whole; discard drops what was not flushed", () => {
   const { batch, runs } = collect();
-  batch.alloc(10).fill(1);
-  batch.alloc(200 * 1024).fill(2);
+  put(batch, 10, 1);
+  put(batch, 200 * 1024, 2);
   batch.flush();
   assert.deepEqual(
     runs.map((r) => r.length),
     [10, 200 * 1024],
   );
-  batch.alloc(7).fill(3);
+  put(batch, 7, 3);
   batch.discard();
   batch.flush();
   assert.equal(runs.length, 2);
