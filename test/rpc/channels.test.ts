@@ -96,9 +96,14 @@ test("an unknown channel, a throwing handler and an oversized body get typed err
 });
 
 test("raw notifies arrive in order with id 0; channel requests count against maxInFlight", async (t) => {
-  const { link, notes, held } = await pair(t, { maxInFlight: 2 });
+  const { root, remote, link, notes, held } = await pair(t, { maxInFlight: 2 });
+  const before = { ...remote.stats };
   for (let i = 0; i < 5; i++) assert.equal(link.notifyRaw(NOTES, bytes(i)), true);
   await waitFor(() => notes.length === 5);
+  // The five frames of one turn left in one write and were read in one (or few) reads.
+  assert.equal(remote.stats.framesOut - before.framesOut, 5);
+  assert.equal(remote.stats.flushes - before.flushes, 1);
+  assert.ok(root.stats.framesIn >= 5 && root.stats.reads < root.stats.framesIn);
   assert.deepEqual(notes, [[0, 0], [0, 1], [0, 2], [0, 3], [0, 4]]);
   const first = callRaw(link, LATER, bytes(1));
   const second = callRaw(link, LATER, bytes(2));
