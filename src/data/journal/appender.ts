@@ -135,7 +135,7 @@ export class Appender {
     if (this.closed) {
       start(); // nothing can join any more; close() awaits the chain of flushes
     } else if (delay > 0) {
-      const timer = setTimeout(start, delay);
+      const timer = setTimeout(start, Math.ceil(delay));
       this.cancelTimer = () => clearTimeout(timer);
     } else {
       const immediate = setImmediate(start);
