@@ -6,3 +6,4 @@ export * from "./log/logger.ts";
 export type { ListenAddress, ConnectionLimits, TransportKind } from "./transport/index.ts";
 export { DEFAULT_LIMITS } from "./transport/index.ts";
 export * from "./rpc/index.ts";
+export * from "./data/index.ts";
