@@ -165,6 +165,7 @@ for (const fsync of ["always", { groupMs: 2 }] as FsyncPolicy[]) {
         } else rejected.push(r.reason);
       }
     }
+    t.diagnostic(`${acked.length} acknowledged, then ${rejected.length} rejected together`);
     assert.ok(acked.length > 20, `${acked.length} appends before the disk filled`);
     assert.ok(rejected.length > 0, "the disk filled up");
     for (const e of rejected) {

@@ -187,9 +187,9 @@ export class Appender {
   /** The full segment is synced before the next exists, so only the last one can be torn. */
   private async roll(firstSeq: number): Promise<void> {
     if (this.active.dirty) await this.sync();
-    const fh = await this.nextSegment(firstSeq);
-    await this.active.fh.close();
-    this.active = { fh, firstSeq, size: 0, dirty: false };
+    const full = this.active.fh;
+    this.active = { fh: await this.nextSegment(firstSeq), firstSeq, size: 0, dirty: false };
+    await full.close();
   }
 
   /**

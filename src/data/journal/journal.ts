@@ -138,8 +138,8 @@ export class Journal {
   /** Writes and syncs everything appended, then closes. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.appender.close(); // refuses appends from here on
     await this.checkpointChain;
-    await this.appender.close();
   }
 
   private async applyCheckpoint(seq: number): Promise<void> {
