@@ -120,7 +120,7 @@ export class Appender {
   /**
    * Starts the next batch: for a group policy at most one per groupMs (an append after an idle
    * spell goes at once); otherwise as soon as the previous batch is done. Deferred by at least
-   * one turn so that appends made in the same turn share a batch.
+   * one turn (until close) so that appends made in the same turn share a batch.
    */
   private schedule(): void {
     if (this.flushing || this.cancelTimer || this.queue.length === 0 || this.failure) return;
