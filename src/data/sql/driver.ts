@@ -27,10 +27,21 @@ export interface LiveTable {
   indexes: Map<string, { unique: boolean }>;
 }
 
+export interface Statement {
+  text: string;
+  params: unknown[];
+}
+
 export interface SqlDriver {
   readonly dialect: SqlDialect;
-  /** Most bound parameters in one statement (rows per multi-row INSERT follow from it). */
+  /** Most bound parameters in one statement. */
   readonly maxParams: number;
+  /** Most rows one insertRows/updateRows statement takes for rows of `width` values. */
+  rowsPerStatement(width: number): number;
+  /** One INSERT (an upsert on the primary key if `upsert`) of `rows`, each holding the encoded values of `columns`. */
+  insertRows(table: AnyTable, columns: readonly string[], rows: readonly (readonly unknown[])[], upsert: boolean): Statement;
+  /** One UPDATE of many rows by primary key; each row is [encoded key, ...encoded values of `columns`]. Keys must be distinct. */
+  updateRows(table: AnyTable, columns: readonly string[], rows: readonly (readonly unknown[])[]): Statement;
   quote(identifier: string): string;
   /** The n-th (1-based) parameter placeholder. */
   placeholder(n: number): string;
@@ -83,6 +94,37 @@ export function decodeValue(driver: SqlDriver, col: AnyColumn, raw: unknown): un
     case "timestamp":
       return raw instanceof Date ? raw : new Date(Number(raw));
   }
+}
+
+/** Cap on rows per VALUES statement: below every parameter limit for narrow tables, and bounding packet size. */
+const MAX_VALUES_ROWS = 500;
+
+/** Rows per statement for drivers that bind one parameter per value. */
+export function valuesRowsPerStatement(driver: SqlDriver, width: number): number {
+  return Math.max(1, Math.min(MAX_VALUES_ROWS, Math.floor(driver.maxParams / width)));
+}
+
+export function placeholders(driver: SqlDriver, from: number, count: number): string {
+  const out = new Array<string>(count);
+  for (let i = 0; i < count; i++) out[i] = driver.placeholder(from + i);
+  return out.join(", ");
+}
+
+/** `(?, ?), (?, ?)`: the rows as VALUES tuples, their values appended to `params`. */
+export function valuesTuples(driver: SqlDriver, rows: readonly (readonly unknown[])[], params: unknown[]): string {
+  const tuples = new Array<string>(rows.length);
+  rows.forEach((row, i) => {
+    tuples[i] = `(${placeholders(driver, params.length + 1, row.length)})`;
+    for (const value of row) params.push(value);
+  });
+  return tuples.join(", ");
+}
+
+/** A multi-row `INSERT … VALUES (…), (…)` with the driver's upsert clause. */
+export function valuesInsert(driver: SqlDriver, table: AnyTable, columns: readonly string[], rows: readonly (readonly unknown[])[], upsert: boolean): Statement {
+  const params: unknown[] = [];
+  const text = `INSERT INTO ${driver.quote(table.name)} (${columns.map((c) => driver.quote(c)).join(", ")}) VALUES ${valuesTuples(driver, rows, params)}`;
+  return { text: upsert ? text + driver.upsertClause(table, columns) : text, params };
 }
 
 /** Identifier quoting of SQLite and PostgreSQL. */

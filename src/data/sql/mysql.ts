@@ -8,7 +8,19 @@ import { Kysely, MysqlDialect, type MysqlPool, type MysqlPoolConnection, type My
 import mysql from "mysql2";
 import type { AnyColumn, ColumnKind } from "./columns.ts";
 import type { ServerConfig } from "./config.ts";
-import { isDataSqlState, run, scalarLiteral, stringLiteral, type LiveTable, type OpenedDriver, type SqlDriver, type SqlKysely } from "./driver.ts";
+import {
+  isDataSqlState,
+  run,
+  scalarLiteral,
+  stringLiteral,
+  valuesInsert,
+  valuesRowsPerStatement,
+  type LiveTable,
+  type OpenedDriver,
+  type SqlDriver,
+  type SqlKysely,
+  type Statement,
+} from "./driver.ts";
 import { DbConnectError, reasonOf } from "./errors.ts";
 import type { AnyTable } from "./table.ts";
 
@@ -60,6 +72,27 @@ export const mysqlDriver: SqlDriver = {
   maxParams: 65_535,
   quote,
   placeholder: () => "?",
+  rowsPerStatement(width) {
+    return valuesRowsPerStatement(this, width);
+  },
+  insertRows(table, columns, rows, upsert) {
+    return valuesInsert(this, table, columns, rows, upsert);
+  },
+  updateRows(table, columns, rows): Statement {
+    // `SET a = CASE k WHEN ? THEN ? … END`: comparing with the key column itself keeps its
+    // collation (a joined derived table of literals would not).
+    const pk = quote(table.primaryKey);
+    const params: unknown[] = [];
+    const set = columns.map((c, j) => {
+      const arms = rows.map((row) => {
+        params.push(row[0], row[j + 1]);
+        return "WHEN ? THEN ?";
+      });
+      return `${quote(c)} = CASE ${pk} ${arms.join(" ")} END`;
+    });
+    for (const row of rows) params.push(row[0]);
+    return { text: `UPDATE ${quote(table.name)} SET ${set.join(", ")} WHERE ${pk} IN (${rows.map(() => "?").join(", ")})`, params };
+  },
   columnType,
   acceptedTypes: (kind) => ACCEPTED[kind],
   defaultLiteral(col: AnyColumn, value: unknown): string {

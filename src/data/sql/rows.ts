@@ -14,9 +14,9 @@
  * - an upsert writes exactly the columns it gives, so replaying a batch of upserts leaves the
  *   same rows; updates and deletes of missing keys are not errors (they change nothing).
  */
-import { decodeValue, run, type SqlDriver, type SqlKysely } from "./driver.ts";
+import { decodeValue, placeholders, run, type SqlDriver, type SqlKysely } from "./driver.ts";
 import { BatchFailedError, ChangeRejectedError, RowValidationError, TableDefinitionError, reasonOf } from "./errors.ts";
-import { MAX_KEYS_PER_STATEMENT, placeholders, statementsFor, type PreparedChange } from "./statements.ts";
+import { MAX_KEYS_PER_STATEMENT, statementsFor, type PreparedChange } from "./statements.ts";
 import { columnProblem, patchProblems, pkProblems, rowProblems, type AnyTable, type InsertOf, type PatchOf, type PkOf, type RowOf } from "./table.ts";
 import type { AnyColumn } from "./columns.ts";
 
@@ -119,25 +119,36 @@ export async function getByIndex<T extends AnyTable, C extends keyof RowOf<T> & 
 
 type AnyChange = ChangeOf<AnyTable> & { table?: string };
 
+/** The given (not undefined) columns of `record` among `names`, their encoded values, and their signature. One pass: this runs per row. */
+function encodeColumns(driver: SqlDriver, table: AnyTable, record: Record<string, unknown>, names: readonly string[]): Pick<PreparedChange, "columns" | "values" | "signature"> {
+  const columns: string[] = [];
+  const values: unknown[] = [];
+  let signature = "";
+  for (const name of names) {
+    const value = record[name];
+    if (value === undefined) continue;
+    columns.push(name);
+    values.push(driver.encode(table.columns[name] as AnyColumn, value));
+    signature += signature === "" ? name : `,${name}`;
+  }
+  return { columns, values, signature };
+}
+
 function prepare(driver: SqlDriver, table: AnyTable, change: AnyChange, index: number): PreparedChange | string[] {
   switch (change.kind) {
     case "insert":
     case "upsert": {
       const problems = rowProblems(table, change.row);
       if (problems.length > 0) return problems;
-      const row = change.row as Record<string, unknown>;
-      const columns = table.columnNames.filter((c) => row[c] !== undefined);
-      const pk = row[table.primaryKey];
-      const values = columns.map((c) => driver.encode(table.columns[c] as AnyColumn, row[c]));
-      return { index, table, kind: change.kind, pk, encodedPk: driver.encode(pkColumn(table), pk), columns, values, signature: columns.join(",") };
+      const { columns, values, signature } = encodeColumns(driver, table, change.row, table.columnNames);
+      const pk = (change.row as Record<string, unknown>)[table.primaryKey];
+      return { index, table, kind: change.kind, pk, encodedPk: driver.encode(pkColumn(table), pk), columns, values, signature };
     }
     case "update": {
       const problems = [...pkProblems(table, change.pk), ...patchProblems(table, change.columns)];
       if (problems.length > 0) return problems;
-      const patch = change.columns as Record<string, unknown>;
-      const columns = Object.keys(patch).filter((c) => patch[c] !== undefined);
-      const values = columns.map((c) => driver.encode(table.columns[c] as AnyColumn, patch[c]));
-      return { index, table, kind: "update", pk: change.pk, encodedPk: driver.encode(pkColumn(table), change.pk), columns, values, signature: columns.join(",") };
+      const { columns, values, signature } = encodeColumns(driver, table, change.columns, Object.keys(change.columns));
+      return { index, table, kind: "update", pk: change.pk, encodedPk: driver.encode(pkColumn(table), change.pk), columns, values, signature };
     }
     case "delete": {
       const problems = pkProblems(table, change.pk);

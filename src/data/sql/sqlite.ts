@@ -11,7 +11,21 @@ import BetterSqlite3 from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import type { AnyColumn, ColumnKind } from "./columns.ts";
 import type { SqliteConfig } from "./config.ts";
-import { onConflictClause, quoteDouble, run, scalarLiteral, stringLiteral, type LiveTable, type OpenedDriver, type SqlDriver, type SqlKysely } from "./driver.ts";
+import {
+  onConflictClause,
+  quoteDouble,
+  run,
+  scalarLiteral,
+  stringLiteral,
+  valuesInsert,
+  valuesRowsPerStatement,
+  valuesTuples,
+  type LiveTable,
+  type OpenedDriver,
+  type SqlDriver,
+  type SqlKysely,
+  type Statement,
+} from "./driver.ts";
 import { DbConnectError, reasonOf } from "./errors.ts";
 
 // Declared types chosen so each kind keeps the right affinity and reads back distinctly:
@@ -46,6 +60,19 @@ export const sqliteDriver: SqlDriver = {
   maxParams: 32_000,
   quote: quoteDouble,
   placeholder: () => "?",
+  rowsPerStatement(width) {
+    return valuesRowsPerStatement(this, width);
+  },
+  insertRows(table, columns, rows, upsert) {
+    return valuesInsert(this, table, columns, rows, upsert);
+  },
+  updateRows(table, columns, rows): Statement {
+    // UPDATE … FROM (SQLite 3.33+): the VALUES columns are named column1, column2, …
+    const params: unknown[] = [];
+    const values = valuesTuples(this, rows, params);
+    const set = columns.map((c, i) => `${quoteDouble(c)} = v.column${i + 2}`).join(", ");
+    return { text: `UPDATE ${quoteDouble(table.name)} SET ${set} FROM (VALUES ${values}) AS v WHERE ${quoteDouble(table.name)}.${quoteDouble(table.primaryKey)} = v.column1`, params };
+  },
   columnType: (col) => TYPES[col.kind],
   acceptedTypes: (kind) => ACCEPTED[kind],
   defaultLiteral(col: AnyColumn, value: unknown): string {
