@@ -243,6 +243,32 @@ for (const service of SERVICES) {
       );
     });
 
+    test("many updates share statements: only the given columns change, NULLs are written, the later update of a row wins", async (t) => {
+      const db = await sut.open(t);
+      if (!db) return;
+      const Names = defineTable(sut.tableName("updates"), {
+        columns: { key: column.text({ maxLength: 16 }), hp: column.integer(), note: column.text().nullable(), seen: column.timestamp().nullable() },
+        primaryKey: "key",
+      });
+      await syncSchema(db, [Names]);
+      const keys = Array.from({ length: 700 }, (_, i) => `k${i}`);
+      await db.applyBatch(
+        Names,
+        keys.map((key) => ({ kind: "insert", row: { key, hp: 1, note: "n", seen: new Date(0) } })),
+      );
+      const result = await db.applyBatch(Names, [
+        ...keys.map((key, i) => ({ kind: "update" as const, pk: key, columns: { hp: i, note: i % 2 === 0 ? null : `odd ${i}` } })),
+        { kind: "update", pk: "k1", columns: { hp: -1, note: "again" } },
+        { kind: "update", pk: "K2", columns: { hp: -2, note: "no such key (keys compare case-sensitively)" } },
+      ]);
+      assert.deepEqual(result, { applied: 702, rejected: [] });
+      const rows = await db.getRows(Names, keys);
+      assert.deepEqual(rows.get("k0"), { key: "k0", hp: 0, note: null, seen: new Date(0) });
+      assert.deepEqual(rows.get("k1"), { key: "k1", hp: -1, note: "again", seen: new Date(0) });
+      assert.deepEqual(rows.get("k2"), { key: "k2", hp: 2, note: null, seen: new Date(0) });
+      assert.deepEqual(rows.get("k699"), { key: "k699", hp: 699, note: "odd 699", seen: new Date(0) });
+    });
+
     test("one batch over several tables keeps the order of its changes", async (t) => {
       const db = await sut.open(t);
       if (!db) return;
