@@ -1,0 +1,265 @@
+/**
+ * The entity cache of one node: rows held in memory, changed there, written back to SQL in
+ * batched transactions — on an interval, on demand, when memory is short, and at close. With a
+ * journal, a change is acknowledged only once its record is durable, and opening the cache
+ * replays what the database had not received before a crash. Guarantees: docs/data.md.
+ */
+import type { Logger } from "../../log/logger.ts";
+import type { Journal } from "../journal/index.ts";
+import type { Database } from "../sql/database.ts";
+import type { TableChangeOf } from "../sql/rows.ts";
+import type { AnyTable } from "../sql/table.ts";
+import { decodeRecord, encodeRecord, Op, type CacheRecord } from "./record.ts";
+import { TableCache, type CacheHost, type FlushItem } from "./table-cache.ts";
+
+export interface EntityCacheOptions {
+  db: Database;
+  /** Every table the cache serves (replay needs them all). */
+  tables: readonly AnyTable[];
+  /** Without one, changes are acknowledged at once and a crash loses what was not yet written back. */
+  journal?: Journal;
+  /** Write back this often (default 1000 ms). */
+  flushIntervalMs?: number;
+  /** Cached rows over all tables; beyond it clean rows are evicted, least recently used first (default 100 000). */
+  maxEntities?: number;
+  /** Rows changed and not yet written; a change beyond it waits for a flush (default 50 000). */
+  maxDirty?: number;
+  /** How long a change may wait for room before it is refused with CacheBackpressureError (default 5000 ms). */
+  maxWaitMs?: number;
+  logger?: Logger;
+}
+
+/** The database has fallen behind: more unwritten rows than `maxDirty`, for longer than `maxWaitMs`. */
+export class CacheBackpressureError extends Error {
+  override readonly name = "CacheBackpressureError";
+}
+
+export interface EntityCacheStats {
+  entities: number;
+  dirty: number;
+  flushes: number;
+  rowsWritten: number;
+  /** Changes the database refused (constraint violations): reported and dropped. */
+  rejected: number;
+  /** Flushes that failed as a whole (database down, timeout); their rows stay dirty and are retried. */
+  failures: number;
+  lastError: string | null;
+  evicted: number;
+  /** Journal records replayed when the cache opened. */
+  replayed: number;
+}
+
+/** A change of a write-back or replay batch, naming its table. */
+type TableChange = TableChangeOf<readonly AnyTable[]>;
+
+const REPLAY_BATCH = 5000;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 10_000;
+
+export class EntityCache {
+  private readonly tables = new Map<string, TableCache<AnyTable>>();
+  private readonly options: Required<Omit<EntityCacheOptions, "journal" | "logger">> & Pick<EntityCacheOptions, "journal" | "logger">;
+  private readonly counters: Omit<EntityCacheStats, "entities" | "dirty"> = { flushes: 0, rowsWritten: 0, rejected: 0, failures: 0, lastError: null, evicted: 0, replayed: 0 };
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private flushing: Promise<void> | null = null;
+  private retryMs = 0;
+  /** Highest journal seq whose change is in memory (everything below it is applied or owed). */
+  private appliedSeq = 0;
+  private closed = false;
+  private readonly host: CacheHost;
+
+  private constructor(options: EntityCacheOptions) {
+    this.options = { flushIntervalMs: 1000, maxEntities: 100_000, maxDirty: 50_000, maxWaitMs: 5000, ...options };
+    this.host = {
+      db: options.db,
+      commit: (record) => this.commit(record),
+      touched: () => this.maybeEvict(),
+    };
+    for (const table of options.tables) {
+      if (this.tables.has(table.name)) throw new Error(`table "${table.name}" is given twice`);
+      this.tables.set(table.name, new TableCache(table, this.host));
+    }
+  }
+
+  /** Open the cache: replay the journal into the database (before anything is served), then start writing back. */
+  static async open(options: EntityCacheOptions): Promise<EntityCache> {
+    const cache = new EntityCache(options);
+    await cache.replay();
+    cache.schedule(cache.options.flushIntervalMs);
+    return cache;
+  }
+
+  /** The cache of one declared table. */
+  table<T extends AnyTable>(table: T): TableCache<T> {
+    const cached = this.tables.get(table.name);
+    if (cached === undefined || cached.table !== table) throw new Error(`table "${table.name}" is not one of this cache's tables`);
+    return cached as unknown as TableCache<T>;
+  }
+
+  get stats(): EntityCacheStats {
+    let entities = 0;
+    let dirty = 0;
+    for (const t of this.tables.values()) {
+      entities += t.size;
+      dirty += t.dirtyCount;
+    }
+    return { entities, dirty, ...this.counters };
+  }
+
+  /** Write back everything changed so far; resolves when it is in the database (rejects if the database fails). */
+  async flush(): Promise<void> {
+    while (this.flushing !== null) await this.flushing.catch(() => undefined);
+    this.flushing = this.writeBack().finally(() => (this.flushing = null));
+    await this.flushing;
+  }
+
+  /** Stop the timer and write back what is left (then the journal may be closed). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+
+  // ---- changes ----
+
+  private async commit(record: CacheRecord): Promise<number> {
+    if (this.closed) throw new Error("the entity cache is closed");
+    await this.roomForChange();
+    const journal = this.options.journal;
+    if (journal === undefined) return 0;
+    const seq = await journal.append(encodeRecord(record));
+    // Appends resolve in seq order, and the caller applies the change right after this resolves.
+    this.appliedSeq = seq;
+    return seq;
+  }
+
+  private async roomForChange(): Promise<void> {
+    if (this.stats.dirty < this.options.maxDirty) return;
+    const deadline = Date.now() + this.options.maxWaitMs;
+    while (this.stats.dirty >= this.options.maxDirty) {
+      if (Date.now() >= deadline) {
+        throw new CacheBackpressureError(`${this.stats.dirty} rows wait to be written (limit ${this.options.maxDirty}); the database is not keeping up${this.counters.lastError ? `: ${this.counters.lastError}` : ""}`);
+      }
+      await Promise.race([this.flush().catch(() => undefined), new Promise((r) => setTimeout(r, Math.max(1, Math.min(100, deadline - Date.now()))))]);
+    }
+  }
+
+  // ---- write-back ----
+
+  private async writeBack(): Promise<void> {
+    const batches: { cache: TableCache<AnyTable>; items: FlushItem<AnyTable>[] }[] = [];
+    for (const cache of this.tables.values()) {
+      const items = cache.takeFlush();
+      if (items.length > 0) batches.push({ cache, items });
+    }
+    if (batches.length === 0) {
+      await this.checkpoint();
+      return;
+    }
+    const owner = new Map<TableChange, FlushItem<AnyTable>>();
+    const changes = batches.flatMap(({ cache, items }) =>
+      items.map((item) => {
+        const change: TableChange = { ...item.change, table: cache.table.name };
+        owner.set(change, item);
+        return change;
+      }),
+    );
+    const refused = new Set<FlushItem<AnyTable>>();
+    try {
+      const result = await this.options.db.applyBatch(
+        batches.map((b) => b.cache.table),
+        changes,
+      );
+      for (const { change, error } of result.rejected) {
+        refused.add(owner.get(change)!);
+        this.counters.rejected++;
+        this.options.logger?.error("write-back: the database refused a change; it is dropped", { table: change.table, kind: change.kind, error: error.message });
+      }
+      this.counters.flushes++;
+      this.counters.rowsWritten += result.applied;
+      this.counters.lastError = null;
+      this.retryMs = 0;
+    } catch (error) {
+      for (const { cache, items } of batches) cache.flushed(items, refused, false);
+      this.counters.failures++;
+      this.counters.lastError = error instanceof Error ? error.message : String(error);
+      this.retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.retryMs * 2));
+      this.options.logger?.warn("write-back failed; the rows stay dirty and are retried", { rows: changes.length, retryMs: this.retryMs, error: this.counters.lastError });
+      throw error;
+    }
+    for (const { cache, items } of batches) cache.flushed(items, refused, true);
+    await this.checkpoint();
+    this.maybeEvict();
+  }
+
+  /** Tell the journal what the database now holds: everything below the oldest change still owed. */
+  private async checkpoint(): Promise<void> {
+    const journal = this.options.journal;
+    if (journal === undefined) return;
+    let oldest = Infinity;
+    for (const cache of this.tables.values()) oldest = Math.min(oldest, cache.oldestUnwritten());
+    const safe = oldest === Infinity ? this.appliedSeq : oldest - 1;
+    if (safe > journal.stats.checkpoint) await journal.checkpoint(safe);
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush().then(
+        () => this.schedule(this.options.flushIntervalMs),
+        () => this.schedule(this.retryMs),
+      );
+    }, ms);
+    this.timer.unref();
+  }
+
+  private maybeEvict(): void {
+    const max = this.options.maxEntities;
+    let total = 0;
+    for (const cache of this.tables.values()) total += cache.size;
+    if (total <= max) return;
+    // Each table gives up its share of the excess from its least recently used end.
+    let blocked = 0;
+    for (const cache of this.tables.values()) {
+      const share = Math.ceil(((total - max) * cache.size) / total);
+      const result = cache.evict(cache.size - share);
+      this.counters.evicted += result.dropped;
+      blocked += result.blocked;
+    }
+    // Unwritten rows stood in the way: write them back so they can go next time.
+    if (blocked > 0 && this.flushing === null) void this.flush().catch(() => undefined);
+  }
+
+  // ---- recovery ----
+
+  /** Journal records not yet checkpointed go to the database, in order, before the cache serves anything. */
+  private async replay(): Promise<void> {
+    const journal = this.options.journal;
+    if (journal === undefined) return;
+    let batch: TableChange[] = [];
+    let last = 0;
+    const write = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const result = await this.options.db.applyBatch([...this.tables.values()].map((t) => t.table), batch);
+      for (const { error } of result.rejected) this.options.logger?.error("replay: the database refused a journaled change; it is dropped", { error: error.message });
+      this.counters.replayed += batch.length;
+      batch = [];
+      await journal.checkpoint(last);
+    };
+    for await (const { seq, payload } of journal.replay()) {
+      const record = decodeRecord(payload);
+      const cache = this.tables.get(record.table);
+      if (cache === undefined) throw new Error(`the journal holds a change to table "${record.table}", which this cache does not serve`);
+      // Absolute values: a record whose change already reached the database writes the same again.
+      if (record.op === Op.Create) batch.push({ table: record.table, kind: "upsert", row: record.data ?? {} });
+      else if (record.op === Op.Update) batch.push({ table: record.table, kind: "update", pk: record.pk, columns: record.data ?? {} });
+      else batch.push({ table: record.table, kind: "delete", pk: record.pk });
+      last = seq;
+      if (batch.length >= REPLAY_BATCH) await write();
+    }
+    await write();
+    this.appliedSeq = journal.stats.lastSeq;
+  }
+}

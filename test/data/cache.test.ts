@@ -1,0 +1,188 @@
+/**
+ * The entity cache on a real SQLite file: read-through, column-level write-back, index lists
+ * with unwritten changes laid over, eviction, refused changes, back-pressure, and a writer
+ * process killed with SIGKILL whose acknowledged changes all reach the database.
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { openDatabase, RowValidationError, syncSchema, type Database } from "../../src/index.ts";
+import { CacheBackpressureError, EntityCache, EntityExistsError, EntityNotFoundError } from "../../src/data/cache/index.ts";
+import { Journal } from "../../src/data/journal/index.ts";
+import { Players } from "./cache-tables.ts";
+import { waitFor } from "../helpers.ts";
+
+async function setup(t: TestContext, options: { journal?: boolean; maxEntities?: number; maxDirty?: number; maxWaitMs?: number } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), "glowfly-cache-"));
+  const db = await openDatabase(`sqlite:${join(dir, "game.db")}`);
+  await syncSchema(db, [Players]);
+  const journal = options.journal ? await Journal.open(join(dir, "journal"), { fsync: "always" }) : undefined;
+  const { journal: _withJournal, ...limits } = options;
+  const cache = await EntityCache.open({ db, tables: [Players], flushIntervalMs: 60_000, ...limits, ...(journal ? { journal } : {}) });
+  t.after(async () => {
+    await cache.close().catch(() => undefined);
+    await journal?.close();
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { dir, db, journal, cache, players: cache.table(Players) };
+}
+
+/** The row as the database has it, read past the cache. */
+async function inDb(db: Database, id: number) {
+  return (await db.getRows(Players, [id])).get(id);
+}
+
+test("rows are read through, created, changed and deleted in memory, and written back on flush", async (t) => {
+  const { db, cache, players } = await setup(t);
+  await db.applyBatch(Players, [{ kind: "insert", row: { id: 1, name: "ann", level: 3 } }]);
+  assert.deepEqual(await players.get(1), { id: 1, name: "ann", level: 3, gold: 0, guild: null });
+  assert.equal(await players.get(2), undefined);
+  const created = await players.create({ id: 2, name: "bob" });
+  assert.deepEqual(created, { id: 2, name: "bob", level: 1, gold: 0, guild: null }, "defaults filled in");
+  await players.update(1, { gold: 50 });
+  assert.equal(await inDb(db, 2), undefined, "nothing is written before a flush");
+  assert.equal((await inDb(db, 1))?.gold, 0);
+  assert.equal(cache.stats.dirty, 2);
+  await cache.flush();
+  assert.deepEqual(await inDb(db, 2), created);
+  assert.equal((await inDb(db, 1))?.gold, 50);
+  assert.equal(cache.stats.dirty, 0);
+  assert.equal(await players.delete(2), true);
+  assert.equal(await players.get(2), undefined);
+  await cache.flush();
+  assert.equal(await inDb(db, 2), undefined);
+  assert.equal(await players.delete(2), false);
+});
+
+test("a flush writes only the columns that changed", async (t) => {
+  const { db, cache, players } = await setup(t);
+  await db.applyBatch(Players, [{ kind: "insert", row: { id: 1, name: "ann" } }]);
+  await players.get(1);
+  // Someone else changes another column of the same row in the database meanwhile.
+  await db.applyBatch(Players, [{ kind: "update", pk: 1, columns: { level: 9 } }]);
+  await players.update(1, { gold: 7 });
+  await cache.flush();
+  const row = await inDb(db, 1);
+  assert.equal(row?.gold, 7);
+  assert.equal(row?.level, 9, "the column this cache did not change was not overwritten");
+});
+
+test("getMany fetches the misses in one go; byIndex sees unwritten creates, moves and deletes", async (t) => {
+  const { db, players } = await setup(t);
+  await db.applyBatch(Players, [1, 2, 3, 4].map((id) => ({ kind: "insert" as const, row: { id, name: `p${id}`, guild: id <= 2 ? 7 : 8 } })));
+  const many = await players.getMany([1, 2, 3, 99]);
+  assert.deepEqual([...many.keys()].sort(), [1, 2, 3]);
+  await players.create({ id: 5, name: "new", guild: 7 });
+  await players.update(3, { guild: 7 }); // moves into guild 7
+  await players.update(2, { guild: 8 }); // moves out
+  await players.delete(1);
+  const guild7 = (await players.byIndex("guild", 7)).map((r) => r.id).sort();
+  assert.deepEqual(guild7, [3, 5]);
+  const guild8 = (await players.byIndex("guild", 8)).map((r) => r.id).sort();
+  assert.deepEqual(guild8, [2, 4]);
+});
+
+test("bad input is refused before it is acknowledged", async (t) => {
+  const { cache, players } = await setup(t);
+  await players.create({ id: 1, name: "ann" });
+  await assert.rejects(players.create({ id: 1, name: "again" }), EntityExistsError);
+  await assert.rejects(players.update(2, { gold: 1 }), EntityNotFoundError);
+  // @ts-expect-error -- a column the table does not have
+  await assert.rejects(players.update(1, { mana: 3 }), RowValidationError);
+  // @ts-expect-error -- a value of the wrong type
+  await assert.rejects(players.update(1, { gold: "lots" }), RowValidationError);
+  await assert.rejects(players.create({ id: 3, name: "x".repeat(40) }), RowValidationError);
+  // @ts-expect-error -- a key of the wrong type
+  await assert.rejects(players.get("1"), RowValidationError);
+  assert.equal(cache.stats.dirty, 1, "only the valid create is owed");
+});
+
+test("a change the database refuses is reported and dropped; the rest of the batch lands", async (t) => {
+  const { db, cache, players } = await setup(t);
+  await db.applyBatch(Players, [{ kind: "insert", row: { id: 1, name: "taken" } }]);
+  await players.create({ id: 2, name: "taken" }); // unique index on name: the database will refuse it
+  await players.create({ id: 3, name: "fine" });
+  await cache.flush();
+  assert.equal(cache.stats.rejected, 1);
+  assert.equal(await inDb(db, 2), undefined);
+  assert.equal((await inDb(db, 3))?.name, "fine");
+  assert.equal(cache.stats.dirty, 0, "not retried forever");
+  assert.equal(await players.get(2), undefined, "the cache forgot the refused row: the database is the truth");
+});
+
+test("memory is bounded: clean rows are evicted least recently used first, dirty ones only once written", async (t) => {
+  const { db, cache, players } = await setup(t, { maxEntities: 10 });
+  await db.applyBatch(Players, Array.from({ length: 30 }, (_, i) => ({ kind: "insert" as const, row: { id: i + 1, name: `p${i + 1}` } })));
+  for (let id = 1; id <= 30; id++) await players.get(id);
+  assert.ok(cache.stats.entities <= 10, `${cache.stats.entities} cached`);
+  assert.ok(cache.stats.evicted >= 20);
+  for (let id = 1; id <= 10; id++) await players.update(id, { gold: id });
+  for (let id = 11; id <= 30; id++) await players.get(id);
+  // The ten dirty rows could not be evicted: they are written back so that they can be.
+  await waitFor(() => cache.stats.dirty === 0, 3000, "the dirty rows to be written back");
+  for (let id = 1; id <= 10; id++) assert.equal((await inDb(db, id))?.gold, id);
+});
+
+test("a database that stops taking writes makes changes wait, then refuses them with a clear error", async (t) => {
+  const { db, cache, players } = await setup(t, { maxDirty: 3, maxWaitMs: 300 });
+  for (let id = 1; id <= 4; id++) await players.create({ id, name: `p${id}` });
+  await cache.flush();
+  await db.close(); // every write-back now fails
+  for (let id = 1; id <= 3; id++) await players.update(id, { gold: id });
+  const started = Date.now();
+  await assert.rejects(players.update(4, { gold: 4 }), CacheBackpressureError);
+  assert.ok(Date.now() - started >= 250, "it waited for room first");
+  assert.equal(cache.stats.dirty, 3, "what was acknowledged is still held");
+  assert.ok(cache.stats.failures >= 1);
+});
+
+for (const policy of ["always", "group"] as const) {
+  test(`SIGKILL mid-traffic (fsync ${policy}): every acknowledged change is in the database after restart`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "glowfly-cache-crash-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, "game.db");
+    const journalDir = join(dir, "journal");
+    const acked = new Map<number, number>();
+    const created = new Set<number>();
+    for (let round = 0; round < 2; round++) {
+      const child = spawn(process.execPath, ["--import", "tsx", resolve(import.meta.dirname, "cache-writer.ts"), file, journalDir, policy, String(round)], { stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      let acks = 0;
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        let nl: number;
+        while ((nl = out.indexOf("\n")) >= 0) {
+          const [what, a, b] = out.slice(0, nl).split(" ");
+          out = out.slice(nl + 1);
+          if (what === "ack") acked.set(Number(a), Number(b));
+          else if (what === "created") created.add(Number(a));
+          if (what === "ack" || what === "created") acks++;
+        }
+      });
+      const exited = new Promise((r) => child.once("exit", r));
+      await waitFor(() => acks >= 2000, 30_000, "the writer to get going");
+      child.kill("SIGKILL");
+      await exited;
+    }
+    // Restart: opening the cache replays the journal into the database before serving.
+    const db = await openDatabase(`sqlite:${file}`);
+    const journal = await Journal.open(journalDir);
+    const cache = await EntityCache.open({ db, journal, tables: [Players] });
+    try {
+      assert.ok(cache.stats.replayed > 0 || journal.stats.checkpoint > 0);
+      const rows = await db.getRows(Players, [...acked.keys(), ...created]);
+      for (const [id, gold] of acked) assert.ok((rows.get(id)?.gold ?? -1) >= gold, `row ${id}: acknowledged gold ${gold}, database has ${rows.get(id)?.gold}`);
+      const missing = [...created].filter((id) => !rows.has(id));
+      assert.deepEqual(missing, [], "every acknowledged create is in the database");
+      assert.ok(created.size > 100 && acked.size === 16);
+    } finally {
+      await cache.close();
+      await journal.close();
+      await db.close();
+    }
+  });
+}
