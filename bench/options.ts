@@ -14,12 +14,21 @@ export interface Options {
   waitQuietS: number;
   only: string[] | null;
   payload: number;
+  /** The data-layer section (bench/data.ts): runs in a full run and with --only=data. */
+  data: boolean;
+  dataBackends: string[];
+  /** Write-back rows per kind; replay uses twice as many changes, reads and updates min(10,000, this). */
+  dataRows: number;
+  /** Measured time per data read and update cell. */
+  dataMs: number;
 }
 
 export const USAGE = `npm run bench -- [--quick] [--write] [--no-load] [--no-idle] [--rounds=N]
     [--warmup=ms] [--measure=ms] [--clients=100,1000] [--idle=19000]
-    [--only=raw-net,native,firefly,raw-ws,glowfly-ws,forwarded] [--wait-quiet[=seconds]] [--profile]
-  --only=forwarded also measures raw-net and native: the forwarded path is compared with them.`;
+    [--only=raw-net,native,firefly,raw-ws,glowfly-ws,forwarded,data] [--wait-quiet[=seconds]] [--profile]
+    [--no-data] [--data-backends=sqlite,postgres,mysql] [--data-rows=50000] [--data-ms=1000]
+  --only=forwarded also measures raw-net and native: the forwarded path is compared with them.
+  --only=data runs only the data-layer section (in this process; no servers, no load generator).`;
 
 export function parseOptions(argv: readonly string[]): Options {
   const flag = (name: string) => argv.includes(`--${name}`);
@@ -47,5 +56,9 @@ export function parseOptions(argv: readonly string[]): Options {
     waitQuietS: flag("wait-quiet") ? 600 : num("wait-quiet", 0),
     only: value("only")?.split(",") ?? null,
     payload: 64,
+    data: !flag("no-data"),
+    dataBackends: (value("data-backends") ?? "sqlite,postgres,mysql").split(","),
+    dataRows: Math.max(10, Math.round(num("data-rows", quick ? 10_000 : 50_000))),
+    dataMs: num("data-ms", quick ? 300 : 1000),
   };
 }

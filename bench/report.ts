@@ -146,20 +146,28 @@ export function resultsSection(date: string, s: Settings, throughput: string | n
   ].join("\n");
 }
 
-const START = "<!-- bench:results:start -->";
-const END = "<!-- bench:results:end -->";
+/** Where a section's results go in docs/benchmarks.md, and the heading to add when its markers are missing. */
+export interface DocMarkers {
+  start: string;
+  end: string;
+  heading: string;
+}
+
+export const RESULTS_MARKERS: DocMarkers = { start: "<!-- bench:results:start -->", end: "<!-- bench:results:end -->", heading: "## Latest results" };
+export const DATA_MARKERS: DocMarkers = { start: "<!-- bench:data:start -->", end: "<!-- bench:data:end -->", heading: "## Latest data-layer results" };
 
 /** Replace the results between the markers of docs/benchmarks.md (create the file if missing). */
-export function writeDoc(path: string, section: string): void {
+export function writeDoc(path: string, section: string, markers: DocMarkers = RESULTS_MARKERS): void {
+  const { start: START, end: END, heading } = markers;
   const block = `${START}\n${section}\n${END}`;
   if (!existsSync(path)) {
-    writeFileSync(path, `# Benchmarks\n\nRun \`npm run bench -- --write\` to refresh.\n\n## Latest results\n\n${block}\n`);
+    writeFileSync(path, `# Benchmarks\n\nRun \`npm run bench -- --write\` to refresh.\n\n${heading}\n\n${block}\n`);
     return;
   }
   const doc = readFileSync(path, "utf8");
   const start = doc.indexOf(START);
   const end = doc.indexOf(END);
   const next =
-    start >= 0 && end > start ? doc.slice(0, start) + block + doc.slice(end + END.length) : `${doc.trimEnd()}\n\n## Latest results\n\n${block}\n`;
+    start >= 0 && end > start ? doc.slice(0, start) + block + doc.slice(end + END.length) : `${doc.trimEnd()}\n\n${heading}\n\n${block}\n`;
   writeFileSync(path, next);
 }
