@@ -3,9 +3,7 @@
  * updates and creates rows as fast as it can, printing each acknowledged change, until it is
  * killed. argv: dbFile journalDir fsync(always|group|off) round (keeps each run's new ids apart)
  */
-import { openDatabase, syncSchema } from "../../src/index.ts";
-import { EntityCache } from "../../src/data/cache/index.ts";
-import { Journal } from "../../src/data/journal/index.ts";
+import { EntityCache, Journal, openDatabase, syncSchema } from "../../src/index.ts";
 import { Players } from "./cache-tables.ts";
 
 const [file, dir, policy, round] = process.argv.slice(2) as [string, string, string, string];

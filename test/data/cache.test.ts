@@ -9,9 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { openDatabase, RowValidationError, syncSchema, type Database } from "../../src/index.ts";
-import { CacheBackpressureError, EntityCache, EntityExistsError, EntityNotFoundError } from "../../src/data/cache/index.ts";
-import { Journal } from "../../src/data/journal/index.ts";
+import { CacheBackpressureError, EntityCache, EntityExistsError, EntityNotFoundError, Journal, openDatabase, RowValidationError, syncSchema, type Database } from "../../src/index.ts";
 import { Players } from "./cache-tables.ts";
 import { waitFor } from "../helpers.ts";
 
