@@ -19,3 +19,16 @@ test("the benchmark harness runs every server and prints ratios against the raw 
     if (server.startsWith("glowfly")) assert.match(row, /\*\*\d+\.\d\d\*\*/, `${server}: no ratio`);
   }
 });
+
+test("the data-layer section runs on SQLite with tiny counts and prints every table", () => {
+  const args = ["--import", "tsx", "bench/run.ts", "--only=data", "--data-backends=sqlite", "--data-rows=300", "--data-ms=50"];
+  const run = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30_000 });
+  assert.equal(run.status, 0, `bench exited ${run.status}: ${run.stderr}`);
+  const rows = run.stdout.split("\n").filter((line) => line.startsWith("| SQLite |"));
+  // reads, write-back of updates, write-back of creates, replay
+  assert.equal(rows.length, 4, `expected 4 SQLite rows:\n${run.stdout}`);
+  for (const row of rows) assert.doesNotMatch(row, /skipped|failed/, row);
+  assert.match(rows[0]!, /\*\*[\d,]+×\*\*/, "no read ratio");
+  const updateRows = run.stdout.split("\n").filter((line) => line.startsWith("| journal fsync") || line.startsWith("| no journal"));
+  assert.equal(updateRows.length, 8, "one update row per fsync policy and writer count");
+});
