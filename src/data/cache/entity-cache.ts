@@ -157,14 +157,8 @@ export class EntityCache {
       await this.checkpoint();
       return;
     }
-    const owner = new Map<TableChange, FlushItem<AnyTable>>();
-    const changes = batches.flatMap(({ cache, items }) =>
-      items.map((item) => {
-        const change: TableChange = { ...item.change, table: cache.table.name };
-        owner.set(change, item);
-        return change;
-      }),
-    );
+    const all = batches.flatMap(({ items }) => items);
+    const changes: TableChange[] = all.map((item) => item.change);
     const refused = new Set<FlushItem<AnyTable>>();
     try {
       const result = await this.options.db.applyBatch(
@@ -172,7 +166,8 @@ export class EntityCache {
         changes,
       );
       for (const { change, error } of result.rejected) {
-        refused.add(owner.get(change)!);
+        // Rare: a linear search is fine.
+        refused.add(all.find((item) => item.change === change)!);
         this.counters.rejected++;
         this.options.logger?.error("write-back: the database refused a change; it is dropped", { table: change.table, kind: change.kind, error: error.message });
       }

@@ -46,7 +46,8 @@ interface Entry {
 
 /** A change taken for a flush, with what to check when it lands. */
 export interface FlushItem<T extends AnyTable> {
-  change: ChangeOf<T>;
+  /** Named by its table, ready for a batch over several tables. */
+  change: ChangeOf<T> & { table: string };
   pk: PkOf<T>;
   version: number;
 }
@@ -235,12 +236,14 @@ export class TableCache<T extends AnyTable> {
 
   // ---- inside ----
 
-  private changeOf(pk: unknown, entry: Entry): ChangeOf<T> {
-    if (entry.deleted) return { kind: "delete", pk: pk as PkOf<T> };
-    if (entry.created) return { kind: "upsert", row: { ...entry.row } as InsertOf<T> };
+  private changeOf(pk: unknown, entry: Entry): ChangeOf<T> & { table: string } {
+    const table = this.table.name;
+    if (entry.deleted) return { table, kind: "delete", pk: pk as PkOf<T> };
+    // The row object itself: changes replace it (update spreads a new one), never mutate it.
+    if (entry.created) return { table, kind: "upsert", row: entry.row as InsertOf<T> };
     const columns: Record<string, unknown> = {};
     for (const name of entry.dirty ?? []) columns[name] = entry.row![name];
-    return { kind: "update", pk: pk as PkOf<T>, columns: columns as PatchOf<T> };
+    return { table, kind: "update", pk: pk as PkOf<T>, columns: columns as PatchOf<T> };
   }
 
   private changed(pk: unknown, entry: Entry, seq: number): void {
