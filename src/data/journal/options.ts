@@ -9,7 +9,10 @@
 export type FsyncPolicy = "always" | "off" | { groupMs: number };
 
 export interface JournalOptions {
-  /** Default { groupMs: 5 }. */
+  /**
+   * Default "always": it batches concurrent appends by itself (one write and one fdatasync per
+   * batch), so it is as durable as group commit and, on disks with fast flushes, faster.
+   */
   fsync?: FsyncPolicy;
   /** A segment is closed and a new one started once it would grow past this. Default 64 MiB. */
   segmentBytes?: number;
@@ -25,12 +28,11 @@ export interface ResolvedOptions {
   maxUnsyncedBytes: number;
 }
 
-export const DEFAULT_GROUP_MS = 5;
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_UNSYNCED_BYTES = 16 * 1024 * 1024;
 
 export function resolveOptions(o: JournalOptions = {}): ResolvedOptions {
-  const fsync = o.fsync ?? { groupMs: DEFAULT_GROUP_MS };
+  const fsync = o.fsync ?? "always";
   let groupMs = 0;
   if (typeof fsync === "object") {
     groupMs = fsync.groupMs;
