@@ -26,6 +26,8 @@ export interface EntityCacheOptions {
   maxDirty?: number;
   /** How long a change may wait for room before it is refused with CacheBackpressureError (default 5000 ms). */
   maxWaitMs?: number;
+  /** Keys reserved at once by `nextId` (default 1000; a node that stops loses the rest of its block). */
+  idBlockSize?: number;
   logger?: Logger;
 }
 
@@ -69,11 +71,12 @@ export class EntityCache {
   private readonly host: CacheHost;
 
   private constructor(options: EntityCacheOptions) {
-    this.options = { flushIntervalMs: 1000, maxEntities: 100_000, maxDirty: 50_000, maxWaitMs: 5000, ...options };
+    this.options = { flushIntervalMs: 1000, maxEntities: 100_000, maxDirty: 50_000, maxWaitMs: 5000, idBlockSize: 1000, ...options };
     this.host = {
       db: options.db,
       commit: (record) => this.commit(record),
       touched: () => this.maybeEvict(),
+      idBlockSize: this.options.idBlockSize,
     };
     for (const table of options.tables) {
       if (this.tables.has(table.name)) throw new Error(`table "${table.name}" is given twice`);

@@ -8,6 +8,7 @@ import type { Database } from "../sql/database.ts";
 import { RowValidationError } from "../sql/errors.ts";
 import type { ChangeOf } from "../sql/rows.ts";
 import { patchProblems, pkProblems, rowProblems, type AnyTable, type InsertOf, type PatchOf, type PkOf, type RowOf } from "../sql/table.ts";
+import { IdAllocator } from "./ids.ts";
 import { Op, type CacheRecord } from "./record.ts";
 
 /** What the table asks of its cache: make a change durable before it is applied. */
@@ -17,6 +18,8 @@ export interface CacheHost {
   commit(record: CacheRecord): Promise<number>;
   /** An entry was touched: the cache may evict others. */
   touched(): void;
+  /** Rows per id reservation (see IdAllocator). */
+  readonly idBlockSize: number;
 }
 
 export class EntityNotFoundError extends Error {
@@ -58,6 +61,7 @@ export class TableCache<T extends AnyTable> {
   private readonly dirtyKeys = new Set<unknown>();
   /** Loads in progress, so concurrent misses of one key make one query. */
   private readonly loading = new Map<unknown, Promise<Entry>>();
+  private ids: IdAllocator | null = null;
 
   constructor(
     readonly table: T,
@@ -115,6 +119,15 @@ export class TableCache<T extends AnyTable> {
       if (row != null && row[column] === value) result.set(pk, row);
     }
     return [...result.values()] as RowOf<T>[];
+  }
+
+  /**
+   * A fresh key for `create`, unique across every node that shares the database (integer keys;
+   * reserved in blocks, so keys from one node rise but interleave with other nodes').
+   */
+  async nextId(): Promise<number> {
+    this.ids ??= new IdAllocator(this.host.db, this.table, this.host.idBlockSize);
+    return this.ids.take();
   }
 
   /** Create a row (its key given). Rejects with EntityExistsError if the key is taken. */
