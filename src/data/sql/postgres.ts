@@ -148,5 +148,8 @@ export function openPostgres(config: ServerConfig, onIdleError: (error: Error) =
   });
   // An idle connection that breaks (server restart) emits here; unhandled, it would end the process.
   pool.on("error", onIdleError);
+  // So does a checked-out one, on the client itself (the pool listens only while it is idle): the
+  // query it runs fails with the same error, which is what the caller handles.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   return { driver: postgresDriver, kysely: new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) }) };
 }
