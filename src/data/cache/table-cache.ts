@@ -77,8 +77,12 @@ export class TableCache<T extends AnyTable> {
 
   /** The row with this key (read through to the database on a miss), or undefined. */
   async get(pk: PkOf<T>): Promise<Readonly<RowOf<T>> | undefined> {
-    this.checkPk(pk);
-    const entry = this.entries.get(pk) ?? (await this.load(pk));
+    let entry = this.entries.get(pk);
+    if (entry === undefined) {
+      // Checked on a miss only: a key of the wrong type never matches a cached one.
+      this.checkPk(pk);
+      entry = await this.load(pk);
+    }
     this.touch(pk, entry);
     return (entry.row ?? undefined) as Readonly<RowOf<T>> | undefined;
   }
