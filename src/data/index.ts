@@ -24,5 +24,5 @@ export { syncSchema, type SchemaReport } from "./sql/schema.ts";
 export type { BatchResult, ChangeOf, GetByIndexOptions, RejectedChange, TableChangeOf } from "./sql/rows.ts";
 export type { SqlKysely } from "./sql/driver.ts";
 export { BatchFailedError, ChangeRejectedError, DbConfigError, DbConnectError, RowValidationError, SchemaError, TableDefinitionError } from "./sql/errors.ts";
-export { Journal, JournalBackpressureError, JournalClosedError, JournalCorruptError, JournalWriteError, type JournalOptions, type JournalRecord, type JournalStatus, type FsyncPolicy } from "./journal/index.ts";
+export { Journal, JournalBackpressureError, JournalClosedError, JournalCorruptError, JournalLockedError, JournalWriteError, type JournalOptions, type JournalRecord, type JournalStatus, type FsyncPolicy } from "./journal/index.ts";
 export { EntityCache, CacheBackpressureError, TableCache, EntityExistsError, EntityNotFoundError, type EntityCacheOptions, type EntityCacheStats } from "./cache/index.ts";

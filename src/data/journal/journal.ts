@@ -6,7 +6,8 @@ import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { Appender, type JournalStats } from "./appender.ts";
 import { readCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { JournalClosedError, JournalCorruptError, JournalWriteError } from "./errors.ts";
-import { resolveOptions, type JournalOptions } from "./options.ts";
+import { lockJournal } from "./lock.ts";
+import { resolveOptions, type JournalOptions, type ResolvedOptions } from "./options.ts";
 import { readSegment } from "./reader.ts";
 import { recoverTail, type Discarded } from "./recover.ts";
 import { createSegment, dropCheckpointed, isMissing, listSegments, segmentPath } from "./segments.ts";
@@ -37,6 +38,7 @@ export class Journal {
     private checkpointed: number,
     /** What opening cut off the end of the last segment (a torn tail), if anything. */
     readonly discarded: Discarded | null,
+    private readonly unlock: () => Promise<void>,
   ) {}
 
   /**
@@ -47,6 +49,16 @@ export class Journal {
   static async open(dir: string, options?: JournalOptions): Promise<Journal> {
     const resolved = resolveOptions(options);
     await mkdir(dir, { recursive: true });
+    const unlock = await lockJournal(dir);
+    try {
+      return await Journal.openLocked(dir, resolved, unlock);
+    } catch (error) {
+      await unlock();
+      throw error;
+    }
+  }
+
+  private static async openLocked(dir: string, resolved: ResolvedOptions, unlock: () => Promise<void>): Promise<Journal> {
     const checkpointed = await readCheckpoint(dir);
     const segments = await dropCheckpointed(dir, await listSegments(dir), checkpointed);
     let discarded: Discarded | null = null;
@@ -70,7 +82,7 @@ export class Journal {
       segments.push(first);
       return next;
     });
-    return new Journal(dir, appender, segments, checkpointed, discarded);
+    return new Journal(dir, appender, segments, checkpointed, discarded, unlock);
   }
 
   /**
@@ -140,6 +152,7 @@ export class Journal {
     this.closed = true;
     await this.appender.close(); // refuses appends from here on
     await this.checkpointChain;
+    await this.unlock();
   }
 
   private async applyCheckpoint(seq: number): Promise<void> {
