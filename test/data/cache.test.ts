@@ -56,6 +56,16 @@ test("rows are read through, created, changed and deleted in memory, and written
   assert.equal(await players.delete(2), false);
 });
 
+test("close writes back what is left, then refuses changes", async (t) => {
+  const { db, cache, players } = await setup(t);
+  await players.create({ id: 1, name: "ann" });
+  await players.update(1, { gold: 3 });
+  assert.equal(await inDb(db, 1), undefined);
+  await cache.close();
+  assert.equal((await inDb(db, 1))?.gold, 3);
+  await assert.rejects(players.update(1, { gold: 4 }), /closed/);
+});
+
 test("a flush writes only the columns that changed", async (t) => {
   const { db, cache, players } = await setup(t);
   await db.applyBatch(Players, [{ kind: "insert", row: { id: 1, name: "ann" } }]);

@@ -100,13 +100,20 @@ export class EntityCache {
   }
 
   get stats(): EntityCacheStats {
-    let entities = 0;
-    let dirty = 0;
-    for (const t of this.tables.values()) {
-      entities += t.size;
-      dirty += t.dirtyCount;
-    }
-    return { entities, dirty, ...this.counters };
+    return { entities: this.cachedRows(), dirty: this.dirtyRows(), ...this.counters };
+  }
+
+  /** Rows cached over all tables (summed on demand: a few tables, and no counter to keep in step). */
+  private cachedRows(): number {
+    let n = 0;
+    for (const t of this.tables.values()) n += t.size;
+    return n;
+  }
+
+  private dirtyRows(): number {
+    let n = 0;
+    for (const t of this.tables.values()) n += t.dirtyCount;
+    return n;
   }
 
   /** Write back everything changed so far; resolves when it is in the database (rejects if the database fails). */
@@ -138,11 +145,12 @@ export class EntityCache {
   }
 
   private async roomForChange(): Promise<void> {
-    if (this.stats.dirty < this.options.maxDirty) return;
+    // On every change: count without building the stats object.
+    if (this.dirtyRows() < this.options.maxDirty) return;
     const deadline = Date.now() + this.options.maxWaitMs;
-    while (this.stats.dirty >= this.options.maxDirty) {
+    while (this.dirtyRows() >= this.options.maxDirty) {
       if (Date.now() >= deadline) {
-        throw new CacheBackpressureError(`${this.stats.dirty} rows wait to be written (limit ${this.options.maxDirty}); the database is not keeping up${this.counters.lastError ? `: ${this.counters.lastError}` : ""}`);
+        throw new CacheBackpressureError(`${this.dirtyRows()} rows wait to be written (limit ${this.options.maxDirty}); the database is not keeping up${this.counters.lastError ? `: ${this.counters.lastError}` : ""}`);
       }
       await Promise.race([this.flush().catch(() => undefined), new Promise((r) => setTimeout(r, Math.max(1, Math.min(100, deadline - Date.now()))))]);
     }
@@ -215,8 +223,7 @@ export class EntityCache {
 
   private maybeEvict(): void {
     const max = this.options.maxEntities;
-    let total = 0;
-    for (const cache of this.tables.values()) total += cache.size;
+    const total = this.cachedRows();
     if (total <= max) return;
     // Each table gives up its share of the excess from its least recently used end.
     let blocked = 0;
