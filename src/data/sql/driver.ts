@@ -121,6 +121,16 @@ export function valuesTuples(driver: SqlDriver, rows: readonly (readonly unknown
 }
 
 /** A multi-row `INSERT … VALUES (…), (…)` with the driver's upsert clause. */
+/** rowsPerStatement and insertRows of the dialects that batch with multi-row VALUES (SQLite, MySQL). */
+export const valuesBatching: Pick<SqlDriver, "rowsPerStatement" | "insertRows"> = {
+  rowsPerStatement(this: SqlDriver, width) {
+    return valuesRowsPerStatement(this, width);
+  },
+  insertRows(this: SqlDriver, table, columns, rows, upsert) {
+    return valuesInsert(this, table, columns, rows, upsert);
+  },
+};
+
 export function valuesInsert(driver: SqlDriver, table: AnyTable, columns: readonly string[], rows: readonly (readonly unknown[])[], upsert: boolean): Statement {
   const params: unknown[] = [];
   const text = `INSERT INTO ${driver.quote(table.name)} (${columns.map((c) => driver.quote(c)).join(", ")}) VALUES ${valuesTuples(driver, rows, params)}`;

@@ -13,8 +13,7 @@ import {
   run,
   scalarLiteral,
   stringLiteral,
-  valuesInsert,
-  valuesRowsPerStatement,
+  valuesBatching,
   type LiveTable,
   type OpenedDriver,
   type SqlDriver,
@@ -72,12 +71,7 @@ export const mysqlDriver: SqlDriver = {
   maxParams: 65_535,
   quote,
   placeholder: () => "?",
-  rowsPerStatement(width) {
-    return valuesRowsPerStatement(this, width);
-  },
-  insertRows(table, columns, rows, upsert) {
-    return valuesInsert(this, table, columns, rows, upsert);
-  },
+  ...valuesBatching,
   updateRows(table, columns, rows): Statement {
     // `SET a = CASE k WHEN ? THEN ? … END`: comparing with the key column itself keeps its
     // collation (a joined derived table of literals would not).

@@ -17,8 +17,7 @@ import {
   run,
   scalarLiteral,
   stringLiteral,
-  valuesInsert,
-  valuesRowsPerStatement,
+  valuesBatching,
   valuesTuples,
   type LiveTable,
   type OpenedDriver,
@@ -60,12 +59,7 @@ export const sqliteDriver: SqlDriver = {
   maxParams: 32_000,
   quote: quoteDouble,
   placeholder: () => "?",
-  rowsPerStatement(width) {
-    return valuesRowsPerStatement(this, width);
-  },
-  insertRows(table, columns, rows, upsert) {
-    return valuesInsert(this, table, columns, rows, upsert);
-  },
+  ...valuesBatching,
   updateRows(table, columns, rows): Statement {
     // UPDATE … FROM (SQLite 3.33+): the VALUES columns are named column1, column2, …
     const params: unknown[] = [];
