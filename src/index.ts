@@ -7,3 +7,4 @@ export type { ListenAddress, ConnectionLimits, TransportKind } from "./transport
 export { DEFAULT_LIMITS } from "./transport/index.ts";
 export * from "./rpc/index.ts";
 export * from "./data/index.ts";
+export * from "./session/index.ts";

@@ -2,7 +2,7 @@
  * Test helpers: start real nodes on loopback ports, and a raw native/Firefly socket client
  * that exposes every frame (the SDK hides them; these tests need to see the bytes).
  */
-import { connect, createServer, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import {
   consoleLogger,
   encodeControl,
@@ -128,4 +128,61 @@ export async function freePort(): Promise<number> {
   const address = server.address();
   await new Promise<void>((r) => server.close(() => r()));
   return typeof address === "object" && address ? address.port : 0;
+}
+
+/**
+ * A TCP proxy on loopback that can be cut (every piped connection destroyed, new ones refused)
+ * and restored: a network outage between a client and a server, without touching either.
+ */
+export class CuttableProxy {
+  down = false;
+  private readonly sockets = new Set<Socket>();
+  readonly server: Server = createServer((client) => {
+    if (this.down) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(this.targetPort, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      this.sockets.add(s);
+      s.on("error", () => undefined);
+      s.on("close", () => this.sockets.delete(s));
+    }
+    client.pipe(upstream).pipe(client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+
+  constructor(private readonly targetPort: number) {}
+
+  /** A proxy to `targetPort`, listening. */
+  static async start(targetPort: number): Promise<CuttableProxy> {
+    const proxy = new CuttableProxy(targetPort);
+    await proxy.listen();
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as { port: number }).port;
+  }
+
+  /** Listen on a free loopback port; returns it. */
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    return (this.server.address() as { port: number }).port;
+  }
+
+  cut(): void {
+    this.down = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.down = false;
+  }
+
+  close(): void {
+    this.cut();
+    this.server.close();
+  }
 }

@@ -10,6 +10,7 @@ import {
   decodeControl,
   encodeControl,
   ErrorCode,
+  jsonCodec,
   MessageType,
   nativeFormat,
   PROTOCOL_VERSION,
@@ -25,6 +26,8 @@ import {
   type PayloadCodec,
   type PushDef,
   type ServerHello,
+  type SessionReply,
+  SystemCommand,
 } from "../protocol/index.ts";
 import type { ClientTransport, TransportFactory } from "./transport.ts";
 
@@ -58,7 +61,16 @@ export interface ClientOptions {
   clientName?: string;
   /** Receives errors thrown by push listeners (default console.error). */
   onListenerError?: (err: unknown) => void;
+  /**
+   * For a session gateway (docs/sessions.md): the credentials to log in with. The client logs in
+   * after every handshake; after a dropped connection it first resumes its session (and gets
+   * the pushes it missed), and logs in afresh with these only if the resume is refused.
+   */
+  login?: () => unknown;
 }
+
+/** How a session was established on the current connection. */
+export type SessionHow = "login" | "resume";
 
 export type ClientState = "connecting" | "open" | "reconnecting" | "closed";
 
@@ -94,7 +106,11 @@ export class Client {
   private livenessTimer: ReturnType<typeof setInterval> | null = null;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly codec: PayloadCodec;
-  private readonly options: Required<Omit<ClientOptions, "reconnect" | "clientName" | "onListenerError">>;
+  private readonly options: Required<Omit<ClientOptions, "reconnect" | "clientName" | "onListenerError" | "login">>;
+  private sessionInfo: SessionReply | null = null;
+  /** Sequence number of the last session push received (what a resume asks to continue from). */
+  private lastSeq = 0;
+  private readonly sessionListeners = new Set<(session: SessionReply, how: SessionHow) => void>();
   private readonly reconnect: Required<ReconnectOptions> | null;
 
   constructor(
@@ -131,6 +147,10 @@ export class Client {
   /** What the server announced in its handshake (null before the first). */
   get serverHello(): ServerHello | null {
     return this.hello;
+  }
+  /** The session (after a login or resume on a session gateway), or null. */
+  get session(): SessionReply | null {
+    return this.sessionInfo;
   }
   /** Requests waiting for replies. */
   get pendingRequests(): number {
@@ -198,6 +218,20 @@ export class Client {
     return () => this.kickListeners.delete(listener);
   }
 
+  /** Listen for sessions established: a login (a new session), or a resume (the same session, missed pushes replayed). */
+  onSession(listener: (session: SessionReply, how: SessionHow) => void): () => void {
+    this.sessionListeners.add(listener);
+    return () => this.sessionListeners.delete(listener);
+  }
+
+  /** End the session at the gateway (no resume) and close. */
+  async logout(): Promise<void> {
+    const transport = this.transport;
+    if (transport !== null && this.sessionInfo !== null) await this.systemRequest(transport, SystemCommand.Logout, {});
+    this.sessionInfo = null;
+    this.close();
+  }
+
   /** Listen for state changes: open, reconnecting, closed. */
   onStateChange(listener: (state: ClientState) => void): () => void {
     this.stateListeners.add(listener);
@@ -248,6 +282,52 @@ export class Client {
       this.earlyClose = null;
     }
     this.startLiveness(this.hello.idleTimeoutMs);
+    if (this.clientOptions.login !== undefined) {
+      try {
+        await this.establishSession(transport, this.clientOptions.login);
+      } catch (err) {
+        this.dropTransport("session refused");
+        throw err;
+      }
+    }
+  }
+
+  /** Resume the session this client had, else log in afresh. */
+  private async establishSession(transport: ClientTransport, credentials: () => unknown): Promise<void> {
+    const previous = this.sessionInfo;
+    if (previous !== null && previous.resumeWindowMs > 0) {
+      try {
+        const reply = await this.systemRequest<SessionReply>(transport, SystemCommand.Resume, { token: previous.token, lastSeq: this.lastSeq });
+        this.sessionEstablished(reply, "resume");
+        return;
+      } catch (err) {
+        if (!(err instanceof CommandError) || err.code !== ErrorCode.ResumeRefused) throw err;
+      }
+    }
+    const body = { credentials: await credentials() };
+    // A new session numbers its pushes from 1; its scene may push before the reply arrives.
+    this.lastSeq = 0;
+    const reply = await this.systemRequest<SessionReply>(transport, SystemCommand.Login, body);
+    this.sessionEstablished(reply, "login");
+  }
+
+  private sessionEstablished(reply: SessionReply, how: SessionHow): void {
+    this.sessionInfo = reply;
+    for (const listener of this.sessionListeners) this.callListener((r: SessionReply) => listener(r, how), reply);
+  }
+
+  /** A request with a JSON body that may be sent before the client is open (session commands). */
+  private systemRequest<T>(transport: ClientTransport, command: number, data: unknown): Promise<T> {
+    const id = this.allocateId();
+    const timeoutMs = this.options.requestTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new CommandError(ErrorCode.Timeout, `session command timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve, reject, timer, codec: jsonCodec });
+      this.sendMessage(transport, { type: MessageType.Request, id, command, body: jsonCodec.encode(data) });
+    });
   }
 
   /** Rejects the handshake wait if the pipe closes first (e.g. a kick for a full server). */
@@ -288,7 +368,11 @@ export class Client {
           if (this.stateValue === "reconnecting") this.setState("open");
           else this.dropTransport("closed by the client");
         },
-        () => this.scheduleReconnect(attemptNo + 1),
+        (err: unknown) => {
+          // Credentials the gateway refuses will be refused again: stop rather than hammer it.
+          if (err instanceof CommandError && err.code === ErrorCode.LoginRefused) this.setState("closed");
+          else this.scheduleReconnect(attemptNo + 1);
+        },
       );
     }, delay);
   }
@@ -386,6 +470,11 @@ export class Client {
   }
 
   private deliverPush(message: Message): void {
+    // Session pushes are numbered; one already seen (a replay overlapping what arrived) is dropped.
+    if (message.id !== 0) {
+      if (message.id <= this.lastSeq) return;
+      this.lastSeq = message.id;
+    }
     const entry = this.pushes.get(message.command);
     if (entry === undefined || entry.listeners.size === 0) return;
     let data: unknown;

@@ -10,13 +10,21 @@ export type { ClientTransport, TransportEvents, TransportFactory } from "./trans
 export { command, push, CommandError, ErrorCode, KickCode } from "../protocol/index.ts";
 export type { CommandDef, PushDef, KickBody, ServerHello, CodecName } from "../protocol/index.ts";
 
-/** Connect and handshake. Rejects if the server cannot be reached within the connect timeout. */
+/** Connect and handshake (and log in, with `login`). Rejects if the server cannot be reached within the connect timeout. */
 export async function connect(url: string, options: ClientOptions = {}): Promise<Client> {
+  const client = createClient(url, options);
+  await client.open();
+  return client;
+}
+
+/**
+ * A client that is not connected yet: add push listeners, then `await client.open()` — for
+ * pushes a scene sends while the session is being established (its `enter` hook).
+ */
+export function createClient(url: string, options: ClientOptions = {}): Client {
   const parsed = new URL(url);
   const transport =
     parsed.protocol === "tcp:" ? tcpTransport : parsed.protocol === "ws:" || parsed.protocol === "wss:" ? nodeWebSocketTransport : null;
   if (transport === null) throw new Error(`unsupported URL scheme "${parsed.protocol}" (use tcp://, ws:// or wss://)`);
-  const client = new Client(parsed, transport, options);
-  await client.open();
-  return client;
+  return new Client(parsed, transport, options);
 }

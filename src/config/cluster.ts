@@ -18,10 +18,15 @@ import {
   NODE_NAME_PATTERN,
   NODE_NAME_RULE,
   resolveLimits,
+  sessionsSchema,
   type NodeConfigInput,
 } from "./node-config.ts";
+import { resolveSessionSettings, type SessionSettings } from "./sessions.ts";
 import { parseDb, parseMemcached, resolveModule, type CacheSettings, type DbSettings, type ModuleLookup } from "./firefly.ts";
 import { formatPath, isRecord, kindOf, parseAt, quoteKey, type KeyPath } from "./path.ts";
+import { parseDbConfig, type DbUrlSettings, type SqlConfigInput } from "../data/sql/config.ts";
+import { ownershipSchema } from "./data.ts";
+import { DbConfigError } from "../data/sql/errors.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Output types
@@ -113,6 +118,8 @@ export interface ClusterNode {
   forward: ForwardSettings | null;
   /** Firefly's `cpu` bitmask, accepted and not applied; null if absent. */
   cpu: number | null;
+  /** The server's `sessions`, resolved (it is a gateway), or null: no sessions. */
+  sessions: SessionSettings | null;
   /** The client-facing part as a node config (netport → tcp, wsport → ws); what `new Node` takes. */
   node: NodeConfigInput;
 }
@@ -147,6 +154,8 @@ export const DEFAULT_MASTER_STOP_DEADLINE_MS = 10_000;
 /** A node's own stop deadline when its config sets none (as in Node). */
 const DEFAULT_NODE_STOP_DEADLINE_MS = 5_000;
 export const DEFAULT_TOKEN_FILE = ".glowfly/admin-token";
+/** The database of `db: true` servers when the config has no `db` block (relative to the config). */
+export const DEFAULT_SQLITE = "data/glowfly.db";
 /** Every command id (command ids are u32). */
 export const ALL_COMMANDS: CommandRange = [0, 0xffff_ffff];
 
@@ -196,6 +205,7 @@ const serverSchema = z
     forward: z.unknown().optional(),
     maxConnections: z.number().int().positive().max(10_000_000).optional(),
     stopDeadlineMs: ms.optional(),
+    sessions: sessionsSchema.optional(),
   })
   .strict();
 
@@ -230,6 +240,8 @@ const clusterSchema = z
     servers: z.unknown().optional(), // required, with its own message below
     db: z.unknown().optional(),
     memcached: z.unknown().optional(),
+    // glowfly: one owner per entity across the nodes with db: true (Redis leases)
+    ownership: z.union([z.literal("master"), ownershipSchema], { error: 'expected "master" or { redis, ttlMs?, waitMs?, prefix? }' }).optional(),
   })
   .strict();
 
@@ -402,19 +414,35 @@ export function parseClusterConfig(value: unknown, options: ParseClusterOptions 
     tokenFile: resolve(baseDir, m.tokenFile ?? DEFAULT_TOKEN_FILE),
   };
 
-  // db and memcached: checked, reported, not used.
+  // db: glowfly's URL or { url, … }, Firefly's one pool, or G-Firefly's named pools; servers with `db: true` use it.
   let db: DbSettings | null = null;
+  let serverDb: SqlConfigInput | null = null;
+  const dbUsers = isRecord(top.servers) ? Object.entries(top.servers).filter(([, v]) => isRecord(v) && v.db === true).map(([k]) => k) : [];
   if (top.db !== undefined) {
-    db = parseDb(top.db, issues) ?? null;
-    if (db !== null) {
-      const pools = db.form === "flat" ? "one pool" : `pools ${listNames([...db.pools.keys()])}`;
-      notices.push(`db: accepted (${pools}); the SQL layer is not built yet, nothing connects to it`);
+    // Settings no node opens are only shape-checked: a half-filled block in a config that does not use it is no error.
+    if (typeof top.db === "string" || (isRecord(top.db) && "url" in top.db)) {
+      serverDb = checkDbInput(top.db, baseDir, "db", issues);
+    } else {
+      db = parseDb(top.db, issues) ?? null;
+      const entries = db === null ? [] : [...db.pools.entries()];
+      const [first, pool] = entries.find(([name]) => name === "default") ?? entries[0] ?? [];
+      if (db !== null && first !== undefined && dbUsers.length > 0) serverDb = checkDbInput(pool, baseDir, db.form === "flat" ? "db" : `db.${first}`, issues);
+      if (db !== null && db.form === "pools") notices.push(`db: pools ${listNames([...db.pools.keys()])}; nodes with db: true use pool "${first}" (one pool per cluster)`);
     }
+    if (dbUsers.length === 0) notices.push("db: accepted; no server has db: true, so no node opens it");
+    else notices.push(`db: opened by ${listNames(dbUsers)} (db: true), each with its own entity cache and journal`);
+    if (dbUsers.length > 1 && top.ownership === undefined) notices.push("ownership: several nodes share the database; entities have one owner at a time through the master (set ownership to { redis } to use Redis)");
   }
   let cache: CacheSettings | null = null;
   if (top.memcached !== undefined) {
     cache = parseMemcached(top.memcached, issues) ?? null;
-    if (cache !== null) notices.push("memcached: accepted; the shared cache is not built yet, nothing connects to it");
+    if (cache !== null && top.ownership === undefined && dbUsers.length <= 1) {
+      notices.push(
+        'memcached: accepted, not used; glowfly needs no cache server (each node with db: true caches in its own process). What memcached did in Firefly — one copy of each entity for every process — is "ownership": { "redis": "redis://host:6379" } (Redis leases); without it, nodes on one database write back only the columns they changed and the last write-back of a column wins',
+      );
+    } else if (cache !== null) {
+      notices.push("memcached: accepted, not used; entities are shared through ownership instead");
+    }
   }
 
   // Servers: each checked on its own first (zod's record would drop a "__proto__" key).
@@ -515,6 +543,20 @@ export function parseClusterConfig(value: unknown, options: ParseClusterOptions 
       issues.push(`${at("forward")}: forwards client commands, and this server has no netport or wsport`);
     }
 
+    // Sessions: a gateway needs clients, and the scenes it names must be servers of this cluster.
+    if (s.sessions !== undefined) {
+      if (s.netport === undefined && s.wsport === undefined) {
+        issues.push(`${at("sessions")}: sessions need client ports (netport or wsport), and this server has none`);
+      }
+      if (s.sessions !== true) {
+        const notServer = (scene: string, ...keys: PropertyKey[]) => {
+          if (!nameSet.has(scene)) issues.push(`${at("sessions", ...keys)}: ${quoteKey(scene)} is not a server (servers: ${listNames(allNames)})`);
+        };
+        if (s.sessions.scene !== undefined) notServer(s.sessions.scene, "scene");
+        if (typeof s.sessions.sceneLost === "object") notServer(s.sessions.sceneLost.fallback, "sceneLost", "fallback");
+      }
+    }
+
     // Roles, and notices for roles that are accepted but have no effect yet.
     const roles = ROLES.filter((role) => {
       switch (role) {
@@ -535,12 +577,8 @@ export function parseClusterConfig(value: unknown, options: ParseClusterOptions 
       }
     });
     if (s.webport !== undefined) notices.push(`${at("webport")}: role "web" accepted and the port reserved; node HTTP sites are not built yet, nothing listens on it`);
-    if (s.db === true) {
-      notices.push(`${at("db")}: role "db" accepted; the SQL layer is not built yet, the node gets no database${top.db === undefined ? " (and there is no top-level db block)" : ""}`);
-    }
-    if (s.mem === true) {
-      notices.push(`${at("mem")}: role "cache" accepted; the shared cache is not built yet, the node gets no cache${top.memcached === undefined ? " (and there is no top-level memcached block)" : ""}`);
-    }
+    if (s.db === true && top.db === undefined) notices.push(`${at("db")}: no top-level db block; the node uses the embedded SQLite database ${DEFAULT_SQLITE}`);
+    if (s.mem === true) notices.push(`${at("mem")}: accepted; the entity cache is in the process of every node with db: true, mem changes nothing`);
     if (s.cpu !== undefined) notices.push(`${at("cpu")}: accepted and not applied; Node.js cannot set CPU affinity`);
     if (listeners.length === 0 && (s.remoteport?.length ?? 0) === 0 && apps.length === 0) {
       notices.push(`${at()}: no ports, no remoteport and no app; the node will start and do nothing`);
@@ -563,6 +601,13 @@ export function parseClusterConfig(value: unknown, options: ParseClusterOptions 
     if (s.maxConnections !== undefined) node.maxConnections = s.maxConnections;
     if (s.stopDeadlineMs !== undefined) node.stopDeadlineMs = s.stopDeadlineMs;
     if (log.level !== "info") node.log = { level: log.level };
+    if (s.db === true) {
+      node.db = serverDb ?? `sqlite:${resolve(baseDir, DEFAULT_SQLITE)}`;
+      // Several nodes on one database: one owner per entity, by default through the master.
+      const ownership = top.ownership ?? (dbUsers.length > 1 ? "master" : undefined);
+      node.data = { journal: resolve(baseDir, "data/journal", name), ...(ownership === undefined ? {} : { ownership }) };
+    }
+    if (s.sessions !== undefined) node.sessions = s.sessions;
 
     nodes.set(name, {
       name,
@@ -577,6 +622,7 @@ export function parseClusterConfig(value: unknown, options: ParseClusterOptions 
       timeouts: { ...DEFAULT_TIMEOUTS, ...s.timeouts },
       forward,
       cpu: s.cpu ?? null,
+      sessions: s.sessions === undefined ? null : resolveSessionSettings(s.sessions),
       node,
     });
   }
@@ -658,4 +704,20 @@ function orderByLinks(names: readonly string[], rootsOf: ReadonlyMap<string, rea
     }
   }
   return { order, cycles };
+}
+
+/**
+ * Check db settings with the SQL layer's parser; a SQLite path becomes absolute (relative to the
+ * config file), so every node process opens the same file whatever its working directory.
+ */
+function checkDbInput(input: unknown, baseDir: string, at: string, issues: string[]): SqlConfigInput | null {
+  try {
+    const config = parseDbConfig(input, { dataDir: baseDir, path: at });
+    if (config.dialect === "sqlite" && config.file !== ":memory:") return typeof input === "object" && input !== null ? { ...(input as DbUrlSettings), url: `sqlite:${config.file}` } : `sqlite:${config.file}`;
+    return input as SqlConfigInput;
+  } catch (err) {
+    if (!(err instanceof DbConfigError)) throw err;
+    issues.push(...err.issues);
+    return null;
+  }
 }

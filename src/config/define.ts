@@ -7,6 +7,7 @@ import type { CodecName } from "../protocol/index.ts";
 import type { DbConfigInput, MemcachedConfigInput } from "./firefly.ts";
 import type { LogLevel } from "../log/logger.ts";
 import type { FireflyFrameInput, LimitsInput } from "./node-config.ts";
+import type { SessionSettingsInput } from "./sessions.ts";
 
 /** A log file path (Firefly), or a file and a level. Paths are relative to the config file. */
 export type LogInput = string | { file?: string; level?: LogLevel };
@@ -96,6 +97,8 @@ export interface ServerConfigInput {
   forward?: ForwardInput;
   maxConnections?: number;
   stopDeadlineMs?: number;
+  /** Sessions on this node (a gateway; it needs a netport or wsport): `true` for the defaults, or settings. */
+  sessions?: SessionSettingsInput | true;
 }
 
 export interface ClusterConfigInput {

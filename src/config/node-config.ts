@@ -5,14 +5,19 @@
  */
 import { z } from "zod";
 import { DEFAULT_LIMITS, type ConnectionLimits } from "../transport/limits.ts";
+import { NODE_NAME_PATTERN, NODE_NAME_RULE } from "./names.ts";
+import { literalOrObject } from "./path.ts";
+import { sessionSettingsSchema, type SessionSettingsInput } from "./sessions.ts";
+import { dataSettingsSchema } from "./data.ts";
+import { parseDbConfig } from "../data/sql/config.ts";
+import { DbConfigError } from "../data/sql/errors.ts";
 
 const positiveInt = z.number().int().positive();
 const port = z.number().int().min(0).max(65535);
 const byte = z.number().int().min(0).max(255);
 
-/** Node names: what `name` in a node config and a server's key in a cluster config may be. */
-export const NODE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
-export const NODE_NAME_RULE = "a name of 1 to 64 letters, digits, '_', '.' or '-'";
+// Defined in names.ts (sessions.ts needs them too, and importing this file from there would be a cycle).
+export { NODE_NAME_PATTERN, NODE_NAME_RULE };
 export const logLevelSchema = z.enum(["debug", "info", "warn", "error", "silent"]);
 
 export const limitsSchema = z
@@ -55,6 +60,16 @@ const wsListenerSchema = z
   })
   .strict();
 
+/**
+ * The `sessions` key of a node config and of a cluster config's server: `true` (sessions on, all
+ * defaults) or an object of settings (docs/sessions.md).
+ */
+export const sessionsSchema = literalOrObject<true, SessionSettingsInput, z.output<typeof sessionSettingsSchema>>(
+  true,
+  sessionSettingsSchema,
+  "expected true or an object of session settings",
+);
+
 export const nodeConfigSchema = z
   .object({
     name: z.string().regex(NODE_NAME_PATTERN, NODE_NAME_RULE),
@@ -66,6 +81,11 @@ export const nodeConfigSchema = z
     maxConnections: positiveInt.max(10_000_000).optional(),
     stopDeadlineMs: positiveInt.optional(),
     log: z.object({ level: logLevelSchema.optional() }).strict().optional(),
+    sessions: sessionsSchema.optional(),
+    /** The node's database: a URL (`sqlite:…`, `postgres://…`, `mysql://…`), `{ url, poolSize?, … }`, or Firefly's `db` block (docs/data.md). */
+    db: z.unknown().optional(),
+    /** The node's entity cache and journal; used with `db`. */
+    data: dataSettingsSchema.optional(),
   })
   .strict();
 
@@ -96,6 +116,7 @@ export function parseNodeConfig(value: unknown, source = "(inline)"): NodeConfig
   const result = nodeConfigSchema.safeParse(value);
   if (result.success) {
     checkLimitRelations(result.data, source);
+    checkDb(result.data, source);
     return result.data;
   }
   const issues = result.error.issues.map((issue) => {
@@ -122,6 +143,20 @@ export function limitRelationIssues(path: string, limits: ConnectionLimits): str
     issues.push(`${path}.idleTimeoutMs: must be greater than heartbeatMs (${limits.heartbeatMs}) so a heartbeat can be answered`);
   }
   return issues;
+}
+
+/** `db` is checked by the SQL layer's parser (every form, key paths, no password echoed). */
+function checkDb(config: NodeConfigInput, source: string): void {
+  if (config.db === undefined) {
+    if (config.data !== undefined) throw new ConfigError(source, ["data: settings for the entity cache, and there is no db"]);
+    return;
+  }
+  try {
+    parseDbConfig(config.db);
+  } catch (err) {
+    if (err instanceof DbConfigError) throw new ConfigError(source, err.issues);
+    throw err;
+  }
 }
 
 function checkLimitRelations(config: NodeConfigInput, source: string): void {

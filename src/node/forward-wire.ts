@@ -4,15 +4,19 @@
  * passes the body on untouched — no msgpack, no copy of the client's payload:
  *
  *   0        u32 BE  command      client command id (0 on the kick and gone channels)
- *   4        u32 BE  client id    the connection's id on its net node
+ *   4        u32 BE  client id    the connection's id on its net node (the session id on a session gateway)
  *   8        u8      transport    0 tcp, 1 ws
  *   9        u16 BE  N            bytes of the net node's name
  *   11       N       net          the net node's name, UTF-8
  *   11+N     u16 BE  A            bytes of the client's address
  *   13+N     A       address      the client's remote address, UTF-8
- *   13+N+A   ...     payload      the client's body (a push's body; a kick's reason, UTF-8)
+ *   13+N+A   u16 BE  S            bytes of the session's scene (0: no session, or no scene)
+ *   15+N+A   S       scene        the scene's node name, UTF-8
+ *   15+N+A+S u16 BE  D            bytes of the session (0: no session)
+ *   17+N+A+S D       session      UTF-8 JSON {"uid": string, "data": object}
+ *   17+…+D   ...     payload      the client's body (a push's body; a kick's reason, UTF-8)
  *
- * Bytes 4 .. 13+N+A are the same for every message about one client, so the net node encodes
+ * Bytes 4 .. the payload are the same for every message about one client, so the net node encodes
  * them once per connection (`encodeClientWire`) and the other nodes copy them from what they got.
  */
 import { readU32, writeU32, type ByteSlab } from "../protocol/index.ts";
@@ -23,6 +27,16 @@ export interface ClientRef {
   id: number;
   remoteAddress: string;
   transport: "tcp" | "ws";
+  /** The session's scene, for clients of a session gateway ("" or absent: none). */
+  scene?: string;
+  /** The session, for clients of a session gateway (absent: not logged in there). */
+  session?: SessionState | null;
+}
+
+/** What travels with every forwarded command of a session. */
+export interface SessionState {
+  uid: string;
+  data: Readonly<Record<string, unknown>>;
 }
 
 /** Raw link channels of forwarding. */
@@ -46,30 +60,48 @@ export const Channel = {
  */
 export class WireClient implements ClientRef {
   private address: string | undefined = undefined;
+  private sessionValue: SessionState | null | undefined = undefined;
   private source: Uint8Array | null;
 
   constructor(
     readonly net: string,
     readonly id: number,
     readonly transport: "tcp" | "ws",
+    readonly scene: string,
     source: Uint8Array,
     private readonly start: number,
     private readonly end: number,
+    private readonly sessionStart: number,
+    private readonly sessionEnd: number,
   ) {
     this.source = source;
   }
 
   get remoteAddress(): string {
-    if (this.address === undefined) {
-      this.address = decodeText(this.source!, this.start, this.end);
-      this.source = null;
-    }
-    return this.address;
+    this.materialize();
+    return this.address!;
+  }
+
+  get session(): SessionState | null {
+    this.materialize();
+    return this.sessionValue!;
+  }
+
+  /** Decode the lazily read parts at once and let go of the body. */
+  private materialize(): void {
+    const source = this.source;
+    if (source === null) return;
+    this.address = decodeText(source, this.start, this.end);
+    this.sessionValue = this.sessionEnd === this.sessionStart ? null : decodeSession(source, this.sessionStart, this.sessionEnd);
+    this.source = null;
   }
 
   /** A plain copy that keeps nothing of the body alive. */
   plain(): ClientRef {
-    return { net: this.net, id: this.id, remoteAddress: this.remoteAddress, transport: this.transport };
+    const ref: ClientRef = { net: this.net, id: this.id, remoteAddress: this.remoteAddress, transport: this.transport };
+    if (this.scene !== "") ref.scene = this.scene;
+    if (this.session !== null) ref.session = this.session;
+    return ref;
   }
 }
 
@@ -81,7 +113,7 @@ export class ForwardedMessage {
     readonly client: WireClient,
     private readonly payloadAt: number,
   ) {}
-  /** The client part of the header (bytes 4 .. 13+N+A), to address replies, pushes and kicks. */
+  /** The client part of the header (bytes 4 .. the payload), to address replies, pushes and kicks. */
   get wire(): Uint8Array {
     return this.body.subarray(4, this.payloadAt);
   }
@@ -115,6 +147,7 @@ export class NameCache {
 }
 
 const TRANSPORTS = ["tcp", "ws"] as const;
+const EMPTY = new Uint8Array(0);
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 /** Bytes before the net name. */
@@ -124,14 +157,18 @@ const FIXED = 11;
 export function encodeClientWire(client: ClientRef): Uint8Array {
   const net = utf8.encode(client.net);
   const address = utf8.encode(client.remoteAddress);
-  if (net.length > 0xffff || address.length > 0xffff) throw new RangeError("a net name or client address above 65535 bytes");
-  const wire = new Uint8Array(4 + 1 + 2 + net.length + 2 + address.length);
+  const scene = utf8.encode(client.scene ?? "");
+  const session = client.session == null ? EMPTY : utf8.encode(JSON.stringify({ uid: client.session.uid, data: client.session.data }));
+  for (const part of [net, address, scene, session]) if (part.length > 0xffff) throw new RangeError("a client header field above 65535 bytes");
+  const wire = new Uint8Array(4 + 1 + 2 + net.length + 2 + address.length + 2 + scene.length + 2 + session.length);
   writeU32(wire, 0, client.id);
   wire[4] = client.transport === "ws" ? 1 : 0;
-  writeU16(wire, 5, net.length);
-  wire.set(net, 7);
-  writeU16(wire, 7 + net.length, address.length);
-  wire.set(address, 9 + net.length);
+  let at = 5;
+  for (const part of [net, address, scene, session]) {
+    writeU16(wire, at, part.length);
+    wire.set(part, at + 2);
+    at += 2 + part.length;
+  }
   return wire;
 }
 
@@ -146,17 +183,26 @@ export function encodeForwarded(slab: ByteSlab, command: number, wire: Uint8Arra
 
 /** Decode a forwarding body. Throws RangeError naming what is wrong (a peer bug: the caller answers BadPayload). */
 export function decodeForwarded(body: Uint8Array, names?: NameCache): ForwardedMessage {
-  if (body.length < FIXED + 2) throw new RangeError(`a forwarding body of ${body.length} bytes is shorter than its header`);
+  if (body.length < FIXED + 6) throw new RangeError(`a forwarding body of ${body.length} bytes is shorter than its header`);
   const transport = TRANSPORTS[body[8]!];
   if (transport === undefined) throw new RangeError(`unknown transport ${body[8]}`);
   const netLength = readU16(body, 9);
   const addressAt = FIXED + netLength;
   if (netLength === 0 || body.length < addressAt + 2) throw new RangeError("a forwarding body's net name is empty or cut short");
-  const payloadAt = addressAt + 2 + readU16(body, addressAt);
-  if (body.length < payloadAt) throw new RangeError("a forwarding body's client address is cut short");
-  const net = names === undefined ? decodeText(body, FIXED, addressAt) : names.text(body, FIXED, addressAt);
-  const client = new WireClient(net, readU32(body, 4), transport, body, addressAt + 2, payloadAt);
+  const sceneAt = addressAt + 2 + readU16(body, addressAt);
+  if (body.length < sceneAt + 2) throw new RangeError("a forwarding body's client address is cut short");
+  const sessionAt = sceneAt + 2 + readU16(body, sceneAt);
+  if (body.length < sessionAt + 2) throw new RangeError("a forwarding body's scene is cut short");
+  const payloadAt = sessionAt + 2 + readU16(body, sessionAt);
+  if (body.length < payloadAt) throw new RangeError("a forwarding body's session is cut short");
+  const net = nameText(names, body, FIXED, addressAt);
+  const scene = sceneAt + 2 === sessionAt ? "" : nameText(names, body, sceneAt + 2, sessionAt);
+  const client = new WireClient(net, readU32(body, 4), transport, scene, body, addressAt + 2, sceneAt, sessionAt + 2, payloadAt);
   return new ForwardedMessage(body, readU32(body, 0), client, payloadAt);
+}
+
+function nameText(names: NameCache | undefined, bytes: Uint8Array, start: number, end: number): string {
+  return names === undefined ? decodeText(bytes, start, end) : names.text(bytes, start, end);
 }
 
 function writeU16(bytes: Uint8Array, offset: number, value: number): void {
@@ -180,4 +226,13 @@ function decodeText(bytes: Uint8Array, start: number, end: number): string {
     return text;
   }
   return utf8Decoder.decode(bytes.subarray(start, end));
+}
+
+/** The session part of a header: JSON written by a gateway. A peer bug if it is not an object with a string uid. */
+function decodeSession(bytes: Uint8Array, start: number, end: number): SessionState {
+  const value: unknown = JSON.parse(utf8Decoder.decode(bytes.subarray(start, end)));
+  const record = value as { uid?: unknown; data?: unknown } | null;
+  if (typeof record !== "object" || record === null || typeof record.uid !== "string") throw new RangeError("a forwarding body's session is not {uid, data}");
+  const data = typeof record.data === "object" && record.data !== null && !Array.isArray(record.data) ? (record.data as Record<string, unknown>) : {};
+  return { uid: record.uid, data };
 }

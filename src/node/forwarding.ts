@@ -16,6 +16,7 @@ import { Channel, decodeForwarded, encodeClientWire, encodeForwarded, NameCache,
 import type { ClientContext, CommandEntry, CommandRegistry } from "./registry.ts";
 import { ClientMap } from "./client-map.ts";
 import { routers, type Router } from "./routers.ts";
+import type { SessionRef } from "../session/index.ts";
 
 export interface ForwardingSetup {
   name: string;
@@ -98,11 +99,14 @@ export class Forwarding {
     return encodeClientWire({ ...client, net: this.setup.name });
   }
 
-  /** Net side: send a client's request up; `done` gets the reply body or a CommandError. */
-  request(wire: Uint8Array, command: number, payload: Uint8Array, done: ForwardDone): void {
-    const link = this.setup.up?.currentLink;
+  /**
+   * Net side: send a client's request up (or, for a session, towards its scene); `done` gets the
+   * reply body or a CommandError.
+   */
+  request(wire: Uint8Array, command: number, payload: Uint8Array, done: ForwardDone, scene?: string | null): void {
+    const link = this.linkFor(scene);
     if (link == null) {
-      done(new CommandError(ErrorCode.Unavailable, `forwarding failed: no link to ${this.setup.up?.root ?? "the gateway"}`), EMPTY);
+      done(new CommandError(ErrorCode.Unavailable, `forwarding failed: no link to ${scene ?? this.setup.up?.root ?? "the gateway"}`), EMPTY);
       return;
     }
     link.callRaw(Channel.Forward, FORWARD_LABEL, encodeForwarded(this.slab, command, wire, payload), undefined, (err, type, body) => {
@@ -112,13 +116,30 @@ export class Forwarding {
     });
   }
 
-  notify(wire: Uint8Array, command: number, payload: Uint8Array): boolean {
-    return this.setup.up?.currentLink?.notifyRaw(Channel.ForwardNotify, encodeForwarded(this.slab, command, wire, payload)) ?? false;
+  notify(wire: Uint8Array, command: number, payload: Uint8Array, scene?: string | null): boolean {
+    return this.linkFor(scene)?.notifyRaw(Channel.ForwardNotify, encodeForwarded(this.slab, command, wire, payload)) ?? false;
   }
 
-  /** Net side: a client left; tell the gateway (and through it, the node that owned it). */
-  clientClosed(wire: Uint8Array): void {
-    this.setup.up?.currentLink?.notifyRaw(Channel.Gone, encodeForwarded(this.slab, 0, wire, EMPTY));
+  /** A forwarded request as a promise (the gateway's scene hooks): resolves with the reply body. */
+  call(wire: Uint8Array, command: number, payload: Uint8Array, scene: string): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => this.request(wire, command, payload, (error, body) => (error === null ? resolve(body) : reject(error)), scene));
+  }
+
+  /** Net side: a client (or session) left; tell the gateway (and through it, the node that owned it). */
+  clientClosed(wire: Uint8Array, scene?: string | null): void {
+    this.linkFor(scene)?.notifyRaw(Channel.Gone, encodeForwarded(this.slab, 0, wire, EMPTY));
+  }
+
+  /** A session's scene when it is a child of this node, else the root this node forwards to. */
+  private linkFor(scene: string | null | undefined): Link | null | undefined {
+    const child = scene == null ? undefined : this.setup.root?.child(scene);
+    return child ?? this.setup.up?.currentLink;
+  }
+
+  /** The handler here for a forwarded command, unless it belongs to a session in another scene. */
+  private localEntry(message: ForwardedMessage): CommandEntry | undefined {
+    const scene = message.client.scene;
+    return scene === "" || scene === this.setup.name ? this.setup.commands.lookup(message.command) : undefined;
   }
 
   /** A context that reaches a client held by another node. */
@@ -148,7 +169,7 @@ export class Forwarding {
       from.replyRaw(id, MessageType.Error, errorBody(ErrorCode.BadPayload, "malformed forwarding body"));
       return;
     }
-    const entry = this.setup.commands.lookup(message.command);
+    const entry = this.localEntry(message);
     if (entry !== undefined) {
       this.track(message, null);
       this.invoke(entry, message, (error, reply) => {
@@ -174,7 +195,7 @@ export class Forwarding {
   private readonly onForwardNotify = (_from: Link, _id: number, body: Uint8Array): void => {
     const message = this.decode(body);
     if (message === null) return;
-    const entry = this.setup.commands.lookup(message.command);
+    const entry = this.localEntry(message);
     if (entry !== undefined) {
       this.track(message, null);
       this.invoke(entry, message, (error) => {
@@ -209,7 +230,12 @@ export class Forwarding {
 
   private onGone(body: Uint8Array): void {
     const message = this.decode(body);
-    if (message !== null) this.gone(message.client.plain(), body);
+    if (message === null) return;
+    const client = message.client.plain();
+    // A session's scene is where its commands went; without one, the child that last took them.
+    const scene = client.scene;
+    const tracked = this.seen.delete(client)?.child;
+    this.gone(client, body, scene !== undefined && scene !== this.setup.name && this.setup.root?.child(scene) !== undefined ? scene : tracked);
   }
 
   /** A client left: tell the child that owned it (`owner`, when already taken from `seen`), the router and the listeners. */
@@ -268,6 +294,13 @@ export class Forwarding {
     const root = this.setup.root;
     const { client, command } = message;
     if (root === null) return new CommandError(ErrorCode.UnknownCommand, `unknown command ${command}`);
+    if (client.scene !== "") {
+      // A session's commands go to its scene, whatever the router would choose.
+      const link = client.scene === this.setup.name ? undefined : root.child(client.scene);
+      if (link === undefined) return new CommandError(client.scene === this.setup.name ? ErrorCode.UnknownCommand : ErrorCode.Unavailable, client.scene === this.setup.name ? `unknown command ${command}` : `scene ${client.scene} is not connected`);
+      this.track(message, client.scene);
+      return link;
+    }
     const child = this.router(client, command, this.candidatesFor(root, client.net));
     const link = child === null ? undefined : root.child(child);
     if (child === null || link === undefined) return new CommandError(ErrorCode.Unavailable, `no node can take command ${command} right now`);
@@ -282,8 +315,10 @@ export class Forwarding {
     if (entry === undefined) {
       // A copy: the message is a view into a socket read that must not be kept alive.
       if (this.setup.root?.child(client.net) !== undefined) this.seen.set(client, { child, client: client.plain(), wire: message.wire.slice() });
-    } else if (child !== null) {
+    } else if (child !== null && entry.child !== child) {
+      // A session that moved: keep the header naming its new scene for a later gone notice.
       entry.child = child;
+      entry.wire = message.wire.slice();
     }
   }
 
@@ -372,6 +407,7 @@ function errorBody(code: number, message: string): Uint8Array {
 }
 
 class RemoteClientContext implements ClientContext {
+  private sessionRef: SessionRef | undefined = undefined;
   constructor(
     private readonly ref: ClientRef,
     private readonly forwarding: Forwarding,
@@ -388,6 +424,12 @@ class RemoteClientContext implements ClientContext {
   /** The net node that holds this client. */
   get net(): string {
     return this.ref.net;
+  }
+  get session(): SessionRef | undefined {
+    const s = this.ref.session;
+    if (s == null) return undefined;
+    this.sessionRef ??= { gateway: this.ref.net, id: this.ref.id, uid: s.uid, scene: this.ref.scene ?? "", data: s.data };
+    return this.sessionRef;
   }
   push<T>(message: PushDef<T>, data: T): boolean {
     this.forwarding.pushTo(this.ref, message.id, this.forwarding.encodePush(message, data));

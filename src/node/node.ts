@@ -4,13 +4,19 @@
  * state, so several nodes (a whole cluster) can run in one process.
  */
 import {
+  command,
   CommandError,
   ErrorCode,
   fireflyFormat,
+  isSystemCommand,
+  jsonCodec,
   KickCode,
   MessageType,
   nativeFormat,
+  SystemCommand,
   type CodecName,
+  type EnterBody,
+  type LeaveBody,
   type FrameFormat,
   type Message,
   type PushDef,
@@ -34,6 +40,11 @@ import type { ClientRef } from "./forward-wire.ts";
 import { Forwarding } from "./forwarding.ts";
 import type { Router } from "./routers.ts";
 import { RootClient, RootServer, ServiceRegistry } from "../rpc/index.ts";
+import { resolveSessionSettings } from "../config/sessions.ts";
+import { SessionGateway, Sessions, type GatewaySession, type SceneHooks } from "../session/index.ts";
+import { SessionRouting } from "./session-routing.ts";
+import { NodeData } from "./data.ts";
+import { gatewayRequest } from "./gateway-commands.ts";
 
 /** How a node joins a cluster: its root port, its links to roots, and what it forwards. */
 export interface ClusterWiring {
@@ -64,6 +75,8 @@ export interface NodeOptions {
   logger?: Logger;
   /** Root port, links and forwarding, for a node of a cluster. */
   cluster?: ClusterWiring;
+  /** The link to the cluster's master (its registry), when there is one: ownership "master" uses it. */
+  master?: RootClient;
 }
 
 export interface NodeStats {
@@ -83,6 +96,9 @@ const DEFAULT_STOP_DEADLINE_MS = 5000;
 /** Marks a request whose body could not be decoded (undefined is a valid payload). */
 const FAILED: unique symbol = Symbol("decode failed");
 const DEFAULT_MAX_CONNECTIONS = 100_000;
+/** The scene hooks, as forwarded system commands (JSON bodies). */
+const Enter = command<EnterBody, void>(SystemCommand.Enter, { name: "session enter", codec: "json" });
+const Leave = command<LeaveBody, void>(SystemCommand.Leave, { name: "session leave", codec: "json" });
 
 export class Node implements ConnectionHandler {
   readonly name: string;
@@ -90,6 +106,10 @@ export class Node implements ConnectionHandler {
   readonly commands: CommandRegistry;
   /** Services this node offers to other nodes (its root's children and its roots call them). */
   readonly services = new ServiceRegistry();
+  /** Sessions: push, channels, scene hooks; on a gateway (config `sessions`) also verify (docs/sessions.md). */
+  readonly sessions: Sessions;
+  /** The node's database and entity cache, from its `db` and `data` config (docs/data.md). */
+  readonly data: NodeData;
   private rootServer: RootServer | null = null;
   private readonly remotes = new Map<string, RootClient>();
   private forwarding: Forwarding | null = null;
@@ -114,12 +134,26 @@ export class Node implements ConnectionHandler {
     const codec: CodecName = this.config.codec ?? "json";
     this.codecs = new PushEncoder(codec);
     this.commands = new CommandRegistry(codec);
+    const maxConnections = this.config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    const sessionSettings = this.config.sessions === undefined ? null : resolveSessionSettings(this.config.sessions);
+    const gateway =
+      sessionSettings === null ? null : new SessionGateway(this.name, sessionSettings, this.sceneHooks(), this.log, sessionSettings.maxSessions ?? maxConnections);
+    this.sessions = new Sessions(this.name, codec, this.log, gateway);
+    this.data = new NodeData(this.name, this.config.db, this.config.data ?? {}, this.log, options.master);
+    this.commands.system(Enter, async (body, client) => {
+      if (client.session === undefined) throw new CommandError(ErrorCode.BadPayload, "enter without a session");
+      await this.sessions.runEnter({ ...client.session, scene: this.name }, body.fromScene ?? null, body.extra);
+    });
+    this.commands.system(Leave, async (body, client) => {
+      if (client.session === undefined) throw new CommandError(ErrorCode.BadPayload, "leave without a session");
+      await this.sessions.runLeave(client.session, body.toScene);
+    });
     const limits = [this.config.limits, ...(this.config.tcp ?? []).map((l) => l.limits), ...(this.config.ws ?? []).map((l) => l.limits)];
     const shortest = Math.min(...limits.map((l) => resolveLimits(this.config.limits, l)).map((l) => Math.min(l.heartbeatMs, l.idleTimeoutMs, l.handshakeTimeoutMs)));
     this.hub = new ConnectionHub({
       handler: this,
       log: this.log,
-      maxConnections: this.config.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxConnections,
       codec,
       // A quarter of the shortest timeout keeps timeouts within 25% of their setting.
       sweepMs: Math.max(10, Math.min(1000, Math.floor(shortest / 4))),
@@ -133,6 +167,8 @@ export class Node implements ConnectionHandler {
     this.state = "starting";
     try {
       for (const app of this.apps) await app(this);
+      // Before any client or node is served: a journal left by a crash is replayed first.
+      await this.data.open();
       await this.joinCluster();
       for (const tcp of this.config.tcp ?? []) {
         const limits = resolveLimits(this.config.limits, tcp.limits);
@@ -149,6 +185,7 @@ export class Node implements ConnectionHandler {
     } catch (err) {
       for (const acceptor of this.acceptors) acceptor.close();
       await this.leaveCluster();
+      await this.data.close();
       this.state = "stopped";
       throw err;
     }
@@ -195,6 +232,7 @@ export class Node implements ConnectionHandler {
     if (this.rootServer === null && this.remotes.size === 0) return;
     const up = forward ? this.remotes.get(forward.to) : undefined;
     if (forward && up === undefined) throw new Error(`node ${this.name} forwards to "${forward.to}", which is not one of its roots`);
+    const gateway = this.sessions.gateway;
     this.forwarding = new Forwarding({
       name: this.name,
       commands: this.commands,
@@ -207,10 +245,65 @@ export class Node implements ConnectionHandler {
       netGraceMs: this.wiring.netGraceMs,
       remotes: [...this.remotes.values()],
       local: {
-        push: (id, command, body) => this.hub.get(id)?.push(command, body) ?? false,
-        kick: (id, reason) => this.kick(id, reason),
+        // Behind a session gateway, forwarded clients are named by session id.
+        push: (id, command, body) => (gateway === null ? (this.hub.get(id)?.push(command, body) ?? false) : gateway.pushTo([id], command, body) > 0),
+        kick: (id, reason) => (gateway === null ? this.kick(id, reason) : this.endSession(id, reason)),
       },
     });
+    this.sessions.routes = new SessionRouting({ name: this.name, sessions: this.sessions, root: this.rootServer, remotes: [...this.remotes.values()], log: this.log, timeoutMs });
+    this.forwarding.goneListeners.add((client) => {
+      // A session that ended in this node's scene (its gateway said so, or the gateway was lost).
+      if (client.session != null && client.scene === this.name) {
+        this.sessions.runOffline({ gateway: client.net, id: client.id, uid: client.session.uid, scene: this.name, data: client.session.data });
+      }
+    });
+  }
+
+  private endSession(id: number, reason: string): boolean {
+    const gateway = this.sessions.gateway;
+    const session = gateway?.get(id);
+    if (gateway == null || session === undefined) return false;
+    gateway.end(session, KickCode.Kicked, reason);
+    return true;
+  }
+
+  /** How this gateway's sessions reach their scenes: this node's own hooks, or forwarded system commands. */
+  private sceneHooks(): SceneHooks {
+    const call = async (session: GatewaySession, scene: string, def: typeof Enter | typeof Leave, body: EnterBody | LeaveBody): Promise<void> => {
+      const forwarding = this.forwarding;
+      if (forwarding === null) throw new Error(`no route to scene ${scene}: node ${this.name} is not part of a cluster`);
+      await forwarding.call(this.sessionWire(session, scene), def.id, jsonCodec.encode(body), scene);
+    };
+    return {
+      enter: async (session, scene, fromScene, extra) => {
+        if (scene === this.name) await this.sessions.runEnter({ ...this.sessions.refOf(session), scene }, fromScene, extra);
+        else await call(session, scene, Enter, extra === undefined ? { fromScene } : { fromScene, extra });
+      },
+      leave: async (session, scene, toScene) => {
+        if (scene === this.name) await this.sessions.runLeave({ ...this.sessions.refOf(session), scene }, toScene);
+        else await call(session, scene, Leave, { toScene });
+      },
+      offline: (session, scene) => {
+        if (scene === null) return;
+        if (scene === this.name) this.sessions.runOffline({ ...this.sessions.refOf(session), scene });
+        else this.forwarding?.clientClosed(this.sessionWire(session, scene), scene);
+      },
+    };
+  }
+
+  /** The forwarding header of a session, as if it were in `scene`. */
+  private sessionWire(session: GatewaySession, scene: string | null): Uint8Array {
+    const forwarding = this.forwarding;
+    if (forwarding === null) throw new Error(`node ${this.name} is not part of a cluster`);
+    const wire = forwarding.clientWire({
+      id: session.id,
+      remoteAddress: session.remoteAddress,
+      transport: session.transport,
+      ...(scene === null ? {} : { scene }),
+      session: { uid: session.uid, data: session.data },
+    });
+    if (scene === session.scene) session.wire = wire;
+    return wire;
   }
 
   /** Open the root port and start the links (after the apps registered their services). */
@@ -301,7 +394,10 @@ export class Node implements ConnectionHandler {
       for (const connection of [...this.hub.connections()]) connection.abort(KickCode.ShuttingDown, "stop deadline reached");
     }
     this.hub.stopSweeping();
+    // Detached sessions end now: their scenes hear `offline` while the links are still up.
+    this.sessions.gateway?.close();
     await this.leaveCluster();
+    await this.data.close().catch((err: unknown) => this.log.error("data did not close cleanly", { error: err instanceof Error ? err.message : String(err) }));
     this.state = "stopped";
     this.log.info("stopped", { requests: this.counters.requests });
   }
@@ -333,15 +429,48 @@ export class Node implements ConnectionHandler {
       connection.close(KickCode.ShuttingDown, "server is not accepting clients");
       return;
     }
-    connection.context = new ConnectionContext(connection, this.codecs);
+    const context = new ConnectionContext(connection, this.codecs, this.sessions);
+    connection.context = context;
+    const gateway = this.sessions.gateway;
+    if (gateway !== null) {
+      const ms = gateway.settings.loginTimeoutMs;
+      // Counted from the handshake: a connection that never logs in must not hold a slot.
+      context.loginTimer = setTimeout(() => {
+        if (context.attached === null && connection.isOpen) connection.close(KickCode.LoginTimeout, `no login within ${ms} ms`);
+      }, ms);
+      context.loginTimer.unref();
+    }
   }
 
   request(connection: Connection, message: Message): void {
     this.counters.requests++;
+    const gateway = this.sessions.gateway;
+    if (isSystemCommand(message.command)) {
+      if (gateway !== null && this.state === "running" && gatewayRequest(gateway, connection, message, this.gatewayDone)) {
+        this.inFlight++;
+        return;
+      }
+      this.counters.errors++;
+      connection.respondError(message, ErrorCode.UnknownCommand, `unknown command ${message.command}`);
+      return;
+    }
+    this.dispatchRequest(connection, message);
+  }
+
+  /** A login, resume or logout has been answered. */
+  private readonly gatewayDone = (failed: boolean): void => {
+    if (failed) this.counters.errors++;
+    this.finish();
+  };
+
+  private dispatchRequest(connection: Connection, message: Message): void {
+    const session = this.sessionOf(connection, message, true);
+    if (session === false) return;
     const entry = this.commands.lookup(message.command);
     if (entry === undefined) {
-      if (this.forwarding?.covers(message.command)) {
-        this.forwardRequest(this.forwarding, connection, message);
+      const scene = session?.scene ?? null;
+      if (this.forwarding !== null && (scene !== null ? scene !== this.name : this.forwarding.covers(message.command))) {
+        this.forwardRequest(this.forwarding, connection, message, scene);
         return;
       }
       this.counters.errors++;
@@ -358,16 +487,27 @@ export class Node implements ConnectionHandler {
   }
 
   notify(connection: Connection, message: Message): void {
-    const entry = this.commands.lookup(message.command);
-    if (entry === undefined && this.forwarding?.covers(message.command) && this.state === "running") {
-      this.forwarding.notify(this.wireOf(this.forwarding, connection), message.command, message.body);
-      connection.release();
+    if (isSystemCommand(message.command)) {
+      this.dropNotify(connection, message, "system commands are requests");
       return;
     }
+    this.dispatchNotify(connection, message);
+  }
+
+  private dispatchNotify(connection: Connection, message: Message): void {
+    const session = this.sessionOf(connection, message, false);
+    if (session === false) return;
+    const entry = this.commands.lookup(message.command);
+    if (entry === undefined && this.forwarding !== null && this.state === "running") {
+      const scene = session?.scene ?? null;
+      if (scene !== null ? scene !== this.name : this.forwarding.covers(message.command)) {
+        this.forwarding.notify(this.wireOf(this.forwarding, connection), message.command, message.body, scene);
+        connection.release();
+        return;
+      }
+    }
     if (entry === undefined || this.state === "stopping") {
-      this.counters.droppedNotifies++;
-      this.log.debug("notify dropped", { connection: connection.id, command: message.command, why: entry ? "stopping" : "unknown command" });
-      connection.release();
+      this.dropNotify(connection, message, entry ? "stopping" : "unknown command");
       return;
     }
     const input = this.decode(connection, message, entry);
@@ -375,29 +515,77 @@ export class Node implements ConnectionHandler {
     else connection.release();
   }
 
+  private dropNotify(connection: Connection, message: Message, why: string): void {
+    this.counters.droppedNotifies++;
+    this.log.debug("notify dropped", { connection: connection.id, command: message.command, why });
+    connection.release();
+  }
+
+  /**
+   * On a session gateway: the connection's session (null elsewhere), or false when the command
+   * was answered or held here (not logged in; the session is moving between scenes).
+   */
+  private sessionOf(connection: Connection, message: Message, request: boolean): GatewaySession | null | false {
+    if (this.sessions.gateway === null) return null;
+    const context = connection.context as ConnectionContext;
+    const session = context.attached;
+    if (session === null) {
+      this.counters.errors++;
+      if (request) connection.respondError(message, ErrorCode.LoginRequired, "log in first");
+      else this.dropNotify(connection, message, "not logged in");
+      return false;
+    }
+    if (session.held !== null) {
+      session.held.push({
+        connection: context,
+        run: () => (request ? this.dispatchRequest(connection, message) : this.dispatchNotify(connection, message)),
+      });
+      return false;
+    }
+    return session;
+  }
+
   closed(connection: Connection, info: CloseInfo): void {
-    // Tell the gateway (and through it the node that owned the client) that it left.
-    if (this.forwarding !== null && connection.context !== undefined) this.forwarding.clientClosed(this.wireOf(this.forwarding, connection));
+    const context = connection.context as ConnectionContext | undefined;
+    const gateway = this.sessions.gateway;
+    if (gateway !== null) {
+      // The session waits for a resume; its scene hears of it only when it ends.
+      if (context !== undefined) {
+        context.clearLoginTimer();
+        gateway.connectionClosed(context);
+      }
+    } else if (this.forwarding !== null && context !== undefined) {
+      // Tell the gateway (and through it the node that owned the client) that it left.
+      this.forwarding.clientClosed(this.wireOf(this.forwarding, connection));
+    }
     this.log.debug("connection closed", { connection: connection.id, code: info.code, reason: info.reason });
   }
 
   private wireOf(forwarding: Forwarding, connection: Connection): Uint8Array {
     const context = connection.context as ConnectionContext;
+    const session = context.attached;
+    if (session !== null) return session.wire ?? this.sessionWire(session, session.scene);
     context.forwardWire ??= forwarding.clientWire({ id: connection.id, remoteAddress: connection.remoteAddress, transport: connection.transport });
     return context.forwardWire;
   }
 
-  private forwardRequest(forwarding: Forwarding, connection: Connection, message: Message): void {
+  private forwardRequest(forwarding: Forwarding, connection: Connection, message: Message, scene: string | null): void {
     this.inFlight++;
-    forwarding.request(this.wireOf(forwarding, connection), message.command, message.body, (error, body) => {
-      this.finish();
-      if (error === null) {
-        connection.respond(message, body.length === 0 ? undefined : body);
-        return;
-      }
-      this.counters.errors++;
-      connection.respondError(message, error.code, error.message);
-    });
+    forwarding.request(
+      this.wireOf(forwarding, connection),
+      message.command,
+      message.body,
+      (error, body) => {
+        this.finish();
+        if (error === null) {
+          connection.respond(message, body.length === 0 ? undefined : body);
+          return;
+        }
+        this.counters.errors++;
+        connection.respondError(message, error.code, error.message);
+      },
+      scene,
+    );
   }
 
   private decode(connection: Connection, message: Message, entry: CommandEntry): unknown {

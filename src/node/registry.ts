@@ -2,7 +2,8 @@
  * The command registry: command id → handler, with the codec and validator resolved once at
  * registration so dispatch is a map lookup.
  */
-import { codecByName, type CodecName, type CommandDef, type PayloadCodec, type PushDef } from "../protocol/index.ts";
+import { codecByName, isSystemCommand, type CodecName, type CommandDef, type PayloadCodec, type PushDef } from "../protocol/index.ts";
+import type { SessionRef } from "../session/index.ts";
 
 /** What a handler gets besides its request: the client that sent it. */
 export interface ClientContext {
@@ -12,8 +13,10 @@ export interface ClientContext {
   readonly transport: "tcp" | "ws";
   /** Push a declared message to this client. Returns false if it could not be queued. */
   push<T>(message: PushDef<T>, data: T): boolean;
-  /** Close this client's connection with a reason it receives in a Kick frame. */
+  /** Close this client's connection with a reason it receives in a Kick frame (on a session gateway: end its session). */
   kick(reason: string): void;
+  /** The client's session, when it logged in at a session gateway (docs/sessions.md). */
+  readonly session?: SessionRef;
 }
 
 export type CommandHandler<Req, Res> = (request: Req, client: ClientContext) => Res | Promise<Res>;
@@ -33,6 +36,16 @@ export class CommandRegistry {
 
   /** Register the handler of a declared command. A command has exactly one handler. */
   handle<Req, Res>(command: CommandDef<Req, Res>, handler: CommandHandler<Req, Res>): void {
+    if (isSystemCommand(command.id)) throw new Error(`command ${command.id} (${command.name}) is in the range reserved for the framework (from 0xffffff00)`);
+    this.register(command, handler);
+  }
+
+  /** The framework's own handlers of system commands (session hooks), kept out of `handle`. */
+  system<Req, Res>(command: CommandDef<Req, Res>, handler: CommandHandler<Req, Res>): void {
+    this.register(command, handler);
+  }
+
+  private register<Req, Res>(command: CommandDef<Req, Res>, handler: CommandHandler<Req, Res>): void {
     const existing = this.entries.get(command.id);
     if (existing) {
       throw new Error(`command ${command.id} (${command.name}) already has a handler (${existing.name})`);

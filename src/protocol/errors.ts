@@ -47,6 +47,14 @@ export const ErrorCode = {
   TooManyPending: 8,
   /** The node that handles the command (behind a gateway) is not reachable right now. */
   Unavailable: 9,
+  /** A session gateway got a command before the connection logged in (docs/sessions.md). */
+  LoginRequired: 10,
+  /** The app's verify hook refused the login (its message says why), or it failed or timed out. */
+  LoginRefused: 11,
+  /** A resume was refused: unknown or used token, or the missed pushes are no longer buffered. */
+  ResumeRefused: 12,
+  /** Login or resume on a connection that already has a session. */
+  AlreadyLoggedIn: 13,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -83,6 +91,12 @@ export const KickCode = {
   Kicked: 6,
   /** The handshake did not arrive in time. */
   HandshakeTimeout: 7,
+  /** Another connection took over this session: a newer login with the same uid, or a resume. */
+  Replaced: 8,
+  /** A session gateway did not get a login in time. */
+  LoginTimeout: 9,
+  /** The session's scene node was lost and the gateway is configured to end its sessions. */
+  SceneLost: 10,
 } as const;
 export type KickCode = (typeof KickCode)[keyof typeof KickCode];
 
@@ -93,4 +107,6 @@ export const RETRYABLE_KICKS: ReadonlySet<number> = new Set<number>([
   KickCode.SlowConsumer,
   KickCode.ServerFull,
   KickCode.HandshakeTimeout,
+  KickCode.LoginTimeout,
+  KickCode.SceneLost,
 ]);

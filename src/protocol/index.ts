@@ -7,3 +7,4 @@ export * from "./codec.ts";
 export * from "./command.ts";
 export * from "./handshake.ts";
 export * from "./slab.ts";
+export * from "./session.ts";

@@ -207,14 +207,19 @@ test("Diablo-World's config.json (db, mem, reload, log, top-level db and memcach
 
   const notices = config.notices;
   const has = (re: RegExp) => assert.ok(notices.some((n) => re.test(n)), `a notice matching ${re}:\n${notices.join("\n")}`);
-  has(/^db: accepted \(one pool\); the SQL layer is not built yet, nothing connects to it$/);
-  has(/^memcached: accepted; the shared cache is not built yet, nothing connects to it$/);
-  for (const name of ["gate", "dbfront", "game1", "game2"]) has(new RegExp(`^servers\\.${name}\\.db: role "db" accepted; the SQL layer is not built yet`));
-  for (const name of ["dbfront", "game1", "game2"]) has(new RegExp(`^servers\\.${name}\\.mem: role "cache" accepted`));
+  has(/^db: opened by gate, dbfront, game1, game2 \(db: true\), each with its own entity cache and journal$/);
+  has(/^memcached: accepted, not used; entities are shared through ownership instead$/);
+  has(/^ownership: several nodes share the database; entities have one owner at a time through the master/);
+  assert.equal(nodeOf(config, "game1").node.data?.ownership, "master");
+  for (const name of ["dbfront", "game1", "game2"]) has(new RegExp(`^servers\\.${name}\\.mem: accepted; the entity cache is in the process`));
+  // Servers with db: true get the database, and a journal of their own next to the config.
+  assert.deepEqual(nodeOf(config, "game1").node.db, { host: "localhost", user: "root", passwd: "111", port: 3306, db: "anheisg", charset: "utf8" });
+  assert.match(String(nodeOf(config, "game1").node.data?.journal), /data\/journal\/game1$/);
+  assert.equal(nodeOf(config, "net").node.db, undefined);
   has(/^servers\.game2\.log: the same file as servers\.game1\.log/);
   // No passwords in anything logged.
   assert.ok(!notices.join("\n").includes("111"));
-  assert.equal(notices.length, 2 + 4 + 3 + 1, notices.join("\n"));
+  assert.equal(notices.length, 3 + 3 + 1, notices.join("\n"));
 });
 
 test("app and reload: a dotted name resolves relative to the config file; a path is taken as written", async (t) => {
@@ -422,7 +427,8 @@ test("wrong types name the key path and what was expected", () => {
     [(c) => (c.master.tokenFile = 1), "master.tokenFile", /expected string/],
     [(c) => (c.master.log = ["x"]), "master.log", /received array/],
     [(c) => (c.master = 5 as never), "master", /expected object, received number/],
-    [(c) => (c.db = "mysql://x"), "db", /expected an object \(one pool, or named pools\), received string/],
+    [(c) => (c.db = "mysql://x"), "db", /no database name in mysql:\/\/x/],
+    [(c) => (c.db = 42), "db", /expected an object \(one pool, or named pools\), received number/],
     [(c) => (c.db = { host: "h", port: "3306" }), "db.port", /expected number/],
     [(c) => (c.db = { main: { host: 1 } }), "db.main.host", /expected string/],
     [(c) => (c.db = { main: "x" }), "db.main", /expected a pool object, received string/],
@@ -609,8 +615,8 @@ test("notices: name mismatch, idle node, webport, cpu, db and mem without their 
     'servers.gate.name: "gateway" differs from the server\'s key; the node is named "gate" (the key), as in Firefly',
     "servers.idle: no ports, no remoteport and no app; the node will start and do nothing",
     'servers.web.webport: role "web" accepted and the port reserved; node HTTP sites are not built yet, nothing listens on it',
-    'servers.web.db: role "db" accepted; the SQL layer is not built yet, the node gets no database (and there is no top-level db block)',
-    'servers.web.mem: role "cache" accepted; the shared cache is not built yet, the node gets no cache (and there is no top-level memcached block)',
+    "servers.web.db: no top-level db block; the node uses the embedded SQLite database data/glowfly.db",
+    "servers.web.mem: accepted; the entity cache is in the process of every node with db: true, mem changes nothing",
     "servers.web.cpu: accepted and not applied; Node.js cannot set CPU affinity",
     "servers.slow.stopDeadlineMs: 60000 ms is not below master.stopDeadlineMs (10000); the master may kill the node before it has stopped",
   ]);
@@ -635,7 +641,25 @@ test("db: Firefly's flat pool or G-Firefly's named pools", () => {
   const pools = parse({ servers: { a: {} }, db: { default: { host: "h" }, master: { host: "m", port: 3307 } } });
   assert.equal(pools.db?.form, "pools");
   assert.deepEqual(Object.fromEntries(pools.db.pools), { default: { host: "h" }, master: { host: "m", port: 3307 } });
-  assert.ok(pools.notices.includes("db: accepted (pools default, master); the SQL layer is not built yet, nothing connects to it"));
+  assert.ok(pools.notices.includes('db: pools default, master; nodes with db: true use pool "default" (one pool per cluster)'), pools.notices.join("\n"));
+  assert.ok(pools.notices.includes("db: accepted; no server has db: true, so no node opens it"));
+  // ownership (glowfly) goes to every db: true server; with it, memcached is only noted.
+  const owned = parse({ servers: { a: { db: true }, b: {} }, db: "sqlite:x.db", ownership: { redis: "redis://127.0.0.1:6379", ttlMs: 5000 }, memcached: { urls: ["h:1"] } });
+  assert.deepEqual(owned.nodes.get("a")?.node.data?.ownership, { redis: "redis://127.0.0.1:6379", ttlMs: 5000 });
+  assert.equal(owned.nodes.get("b")?.node.data, undefined);
+  assert.ok(owned.notices.includes("memcached: accepted, not used; entities are shared through ownership instead"));
+  // One db node with memcached: the notice points to ownership.
+  const single = parse({ servers: { a: { db: true } }, db: "sqlite:x.db", memcached: { urls: ["h:1"] } });
+  assert.ok(single.notices.some((n) => n.startsWith('memcached: accepted, not used; glowfly needs no cache server') && n.includes('"ownership": { "redis": "redis://host:6379" }')));
+  assert.equal(single.nodes.get("a")?.node.data?.ownership, undefined);
+  assert.throws(() => parse({ servers: { a: {} }, ownership: { redis: "http://x" } }), /ownership\.redis: expected a redis:\/\/ or rediss:\/\/ URL/);
+  // Used by a server, a pool must be complete; glowfly's URL form works too.
+  assert.throws(() => parse({ servers: { a: { db: true } }, db: { default: { host: "h" } } }), /db\.default\.db: expected the database name/);
+  const url = parse({ servers: { a: { db: true }, b: {} }, db: "postgres://u@h/game" });
+  assert.equal(url.nodes.get("a")?.node.db, "postgres://u@h/game");
+  assert.equal(url.nodes.get("b")?.node.db, undefined);
+  const sqlite = parse({ servers: { a: { db: true } }, db: { url: "sqlite:data/x.db", poolSize: 1 } });
+  assert.match(JSON.stringify(sqlite.nodes.get("a")?.node.db), /"url":"sqlite:\/.*\/data\/x\.db","poolSize":1/);
   const empty = parse({ servers: { a: {} }, db: {}, memcached: {} });
   assert.equal(empty.db?.form, "flat");
   assert.deepEqual(empty.cache, {});
