@@ -46,11 +46,22 @@ export async function runClusterNode(config: ClusterConfig, name: string, master
   process.stderr.on("error", () => {});
   const apps = await Promise.all(spec.apps.map((path) => loadApp(path, config.baseDir)));
   const root = spec.listeners.find((l) => l.role === "root");
+  const logger = consoleLogger({ level: spec.log.level, ...(spec.log.file === null ? {} : { write: fileLog(spec.log.file) }) });
+  // The registry link: status reports, stop and reload; and entity leases when ownership is
+  // "master", so it is up before the node opens its data. It reconnects by itself, so this node
+  // reattaches to a master that restarts (or that starts after it, with --master-only).
+  const registry = masterAddress ?? (config.master.registry.port !== 0 ? `${config.master.registry.host}:${config.master.registry.port}` : undefined);
+  const link = registry === undefined ? undefined : new RootClient({ name, logger: logger.child({ node: name }), timeoutMs: spec.timeouts.rpcMs, reconnect: { maxDelayMs: 2000 } });
+  if (link !== undefined && registry !== undefined) {
+    const [host, port] = splitHostPort(registry);
+    link.connect(host, port).catch(() => logger.info("master not reachable yet; the registry link keeps trying", { node: name, master: registry }));
+  }
   const node = new Node({
     config: spec.node,
     apps,
     // With a log file the node's log does not depend on the master's pipe (which a restarted master does not inherit).
-    logger: consoleLogger({ level: spec.log.level, ...(spec.log.file === null ? {} : { write: fileLog(spec.log.file) }) }),
+    logger,
+    ...(link === undefined ? {} : { master: link }),
     cluster: {
       root: root ? { host: root.host, port: root.port } : undefined,
       links: spec.links,
@@ -82,15 +93,7 @@ export async function runClusterNode(config: ClusterConfig, name: string, master
       () => process.exit(1),
     );
   };
-  // The registry link: status reports, stop and reload. It reconnects by itself, so this node
-  // reattaches to a master that restarts (or that starts after it, with --master-only).
-  const registry = masterAddress ?? (config.master.registry.port !== 0 ? `${config.master.registry.host}:${config.master.registry.port}` : undefined);
-  if (registry !== undefined) {
-    const [host, port] = splitHostPort(registry);
-    const link = new RootClient({ name, logger: node.log, timeoutMs: spec.timeouts.rpcMs, reconnect: { maxDelayMs: 2000 } });
-    reportTo(link, () => ({ name, pid: process.pid, ...node.stats }), REPORT_EVERY_MS, { stop: (ms) => stop("the master asked", ms), reload });
-    link.connect(host, port).catch(() => node.log.info("master not reachable yet; the registry link keeps trying", { master: registry }));
-  }
+  if (link !== undefined) reportTo(link, () => ({ name, pid: process.pid, ...node.stats }), REPORT_EVERY_MS, { stop: (ms) => stop("the master asked", ms), reload });
   process.on("disconnect", () => node.log.warn("lost the master's IPC channel; serving on"));
   process.send?.({ type: "ready", addresses });
   process.on("SIGTERM", () => stop("SIGTERM"));

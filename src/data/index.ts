@@ -25,4 +25,4 @@ export type { BatchResult, ChangeOf, GetByIndexOptions, RejectedChange, TableCha
 export type { SqlKysely } from "./sql/driver.ts";
 export { BatchFailedError, ChangeRejectedError, DbConfigError, DbConnectError, RowValidationError, SchemaError, TableDefinitionError } from "./sql/errors.ts";
 export { Journal, JournalBackpressureError, JournalClosedError, JournalCorruptError, JournalLockedError, JournalWriteError, type JournalOptions, type JournalRecord, type JournalStatus, type FsyncPolicy } from "./journal/index.ts";
-export { EntityCache, CacheBackpressureError, TableCache, EntityExistsError, EntityNotFoundError, type EntityCacheOptions, type EntityCacheStats } from "./cache/index.ts";
+export { EntityCache, CacheBackpressureError, TableCache, EntityExistsError, EntityNotFoundError, RedisOwnership, OwnershipTimeoutError, HeldLeases, type EntityCacheOptions, type EntityCacheStats, type Ownership, type RedisOwnershipOptions } from "./cache/index.ts";

@@ -5,6 +5,7 @@
  */
 import type { Logger } from "../log/logger.ts";
 import { RootServer, service, type RootClient } from "../rpc/index.ts";
+import { LeaseTable } from "./leases.ts";
 
 /** What a node tells the master about itself, once a second. */
 export interface NodeReport {
@@ -27,6 +28,8 @@ export const MASTER_ENV = "GLOWFLY_MASTER";
 export class Registry {
   private readonly server: RootServer;
   private readonly reports = new Map<string, NodeReport>();
+  /** Entity leases of nodes whose ownership is "master" (src/master/leases.ts). */
+  readonly leases: LeaseTable;
 
   constructor(options: { host: string; port: number; log: Logger }) {
     this.server = new RootServer({ name: "master", host: options.host, port: options.port, logger: options.log });
@@ -34,6 +37,7 @@ export class Registry {
       // A node reports under its own link name only: no node can speak for another.
       if (report.name === ctx.peer) this.reports.set(ctx.peer, report);
     });
+    this.leases = new LeaseTable(this.server);
   }
 
   listen(): Promise<{ host: string; port: number }> {
@@ -59,6 +63,7 @@ export class Registry {
   }
 
   close(): Promise<void> {
+    this.leases.close();
     return this.server.close();
   }
 }

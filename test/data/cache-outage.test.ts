@@ -4,37 +4,10 @@
  * counted, nothing is dropped, and once the database is back every change lands.
  */
 import assert from "node:assert/strict";
-import { createServer, connect, type Server, type Socket } from "node:net";
 import { after, test } from "node:test";
 import { column, defineTable, EntityCache, openDatabase, syncSchema } from "../../src/index.ts";
-import { waitFor } from "../helpers.ts";
+import { CuttableProxy, waitFor } from "../helpers.ts";
 import { SERVICES, ServiceUnderTest } from "./services.ts";
-
-/** A TCP proxy to a database server that can be cut and restored. */
-class Cuttable {
-  constructor(private readonly port: number) {}
-  down = false;
-  private readonly sockets = new Set<Socket>();
-  readonly server: Server = createServer((client) => {
-    if (this.down) {
-      client.destroy();
-      return;
-    }
-    const upstream = connect(this.port, "127.0.0.1");
-    for (const s of [client, upstream]) {
-      this.sockets.add(s);
-      s.on("error", () => undefined);
-      s.on("close", () => this.sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-  });
-  cut(): void {
-    this.down = true;
-    for (const s of this.sockets) s.destroy();
-  }
-}
 
 const SERVERS = [
   { dialect: "postgres", port: 5432, url: (port: number) => `postgres://postgres@127.0.0.1:${port}/test` },
@@ -50,9 +23,8 @@ for (const server of SERVERS) {
     if (direct === undefined) return;
     const Scores = defineTable(sut.tableName("outage"), { columns: { id: column.integer(), points: column.integer() }, primaryKey: "id" });
     await syncSchema(direct, [Scores]);
-    const proxy = new Cuttable(server.port);
-    await new Promise<void>((r) => proxy.server.listen(0, "127.0.0.1", r));
-    const port = (proxy.server.address() as { port: number }).port;
+    const proxy = new CuttableProxy(server.port);
+    const port = await proxy.listen();
     const db = await openDatabase({ url: server.url(port), connectTimeoutMs: 1000, queryTimeoutMs: 2000 });
     const cache = await EntityCache.open({ db, tables: [Scores], flushIntervalMs: 50 });
     try {
@@ -64,7 +36,7 @@ for (const server of SERVERS) {
       await waitFor(() => cache.stats.failures >= 2, 10_000, "write-backs to fail while the database is away");
       assert.equal(cache.stats.dirty, 100, "every changed row is still held");
       assert.ok(cache.stats.lastError !== null);
-      proxy.down = false;
+      proxy.restore();
       await waitFor(() => cache.stats.dirty === 0, 20_000, "the held rows to be written once the database is back");
       const rows = await direct.getRows(Scores, Array.from({ length: 100 }, (_, i) => i + 1));
       assert.equal(rows.size, 100);

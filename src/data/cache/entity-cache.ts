@@ -10,6 +10,8 @@ import type { Database } from "../sql/database.ts";
 import type { TableChangeOf } from "../sql/rows.ts";
 import type { AnyTable } from "../sql/table.ts";
 import { decodeRecord, encodeRecord, Op, type CacheRecord } from "./record.ts";
+import { OwnerGate } from "./owner-gate.ts";
+import type { Ownership } from "./ownership.ts";
 import { TableCache, type CacheHost, type FlushItem } from "./table-cache.ts";
 
 export interface EntityCacheOptions {
@@ -20,7 +22,7 @@ export interface EntityCacheOptions {
   journal?: Journal;
   /** Write back this often (default 1000 ms). */
   flushIntervalMs?: number;
-  /** Cached rows over all tables; beyond it clean rows are evicted, least recently used first (default 100 000). */
+  /** Cached rows over all tables; beyond it clean rows are evicted, roughly least recently used first (CLOCK; default 100 000). */
   maxEntities?: number;
   /** Rows changed and not yet written; a change beyond it waits for a flush (default 50 000). */
   maxDirty?: number;
@@ -28,6 +30,12 @@ export interface EntityCacheOptions {
   maxWaitMs?: number;
   /** Keys reserved at once by `nextId` (default 1000; a node that stops loses the rest of its block). */
   idBlockSize?: number;
+  /**
+   * With several nodes on one database: one owner per entity (e.g. `RedisOwnership`). Each
+   * operation then runs under the entity's lease, and a hand-over writes the entity back first.
+   * The cache closes it at `close()`.
+   */
+  ownership?: Ownership;
   logger?: Logger;
 }
 
@@ -60,11 +68,14 @@ const RETRY_MAX_MS = 10_000;
 
 export class EntityCache {
   private readonly tables = new Map<string, TableCache<AnyTable>>();
-  private readonly options: Required<Omit<EntityCacheOptions, "journal" | "logger">> & Pick<EntityCacheOptions, "journal" | "logger">;
+  private readonly options: Required<Omit<EntityCacheOptions, "journal" | "logger" | "ownership">> & Pick<EntityCacheOptions, "journal" | "logger" | "ownership">;
   private readonly counters: Omit<EntityCacheStats, "entities" | "dirty"> = { flushes: 0, rowsWritten: 0, rejected: 0, failures: 0, lastError: null, evicted: 0, replayed: 0 };
   private timer: ReturnType<typeof setTimeout> | null = null;
   private flushing: Promise<void> | null = null;
   private retryMs = 0;
+  /** A checkpoint that failed (full disk) is tried again no sooner than this, with its own backoff. */
+  private checkpointRetryAt = 0;
+  private checkpointBackoffMs = 0;
   /** Highest journal seq whose change is in memory (everything below it is applied or owed). */
   private appliedSeq = 0;
   private closed = false;
@@ -77,6 +88,7 @@ export class EntityCache {
       commit: (record) => this.commit(record),
       touched: () => this.maybeEvict(),
       idBlockSize: this.options.idBlockSize,
+      owner: options.ownership === undefined ? null : new OwnerGate(options.ownership, () => this.flush(), options.logger),
     };
     for (const table of options.tables) {
       if (this.tables.has(table.name)) throw new Error(`table "${table.name}" is given twice`);
@@ -129,6 +141,8 @@ export class EntityCache {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     await this.flush();
+    // Everything is written back: the leases can go.
+    await this.options.ownership?.close();
   }
 
   // ---- changes ----
@@ -199,14 +213,30 @@ export class EntityCache {
     this.maybeEvict();
   }
 
-  /** Tell the journal what the database now holds: everything below the oldest change still owed. */
+  /**
+   * Tell the journal what the database now holds: everything below the oldest change still owed.
+   * A checkpoint that cannot be written (a full disk) loses nothing — the rows are in the
+   * database, and replaying them again is harmless — so it is counted, logged and tried again at
+   * the next write-back after a backoff, not thrown at whoever flushed.
+   */
   private async checkpoint(): Promise<void> {
     const journal = this.options.journal;
-    if (journal === undefined) return;
+    if (journal === undefined || Date.now() < this.checkpointRetryAt) return;
     let oldest = Infinity;
     for (const cache of this.tables.values()) oldest = Math.min(oldest, cache.oldestUnwritten());
     const safe = oldest === Infinity ? this.appliedSeq : oldest - 1;
-    if (safe > journal.stats.checkpoint) await journal.checkpoint(safe);
+    if (safe <= journal.stats.checkpoint) return;
+    try {
+      await journal.checkpoint(safe);
+      this.checkpointBackoffMs = 0;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.counters.failures++;
+      if (this.counters.lastError !== message) this.options.logger?.warn("journal checkpoint failed; the database has the rows, retried later", { error: message });
+      this.counters.lastError = message;
+      this.checkpointBackoffMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.checkpointBackoffMs * 2));
+      this.checkpointRetryAt = Date.now() + this.checkpointBackoffMs;
+    }
   }
 
   private schedule(ms: number): void {
@@ -225,7 +255,7 @@ export class EntityCache {
     const max = this.options.maxEntities;
     const total = this.cachedRows();
     if (total <= max) return;
-    // Each table gives up its share of the excess from its least recently used end.
+    // Each table gives up its share of the excess, oldest first with a second chance for rows read since.
     let blocked = 0;
     for (const cache of this.tables.values()) {
       const share = Math.ceil(((total - max) * cache.size) / total);

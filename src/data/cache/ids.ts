@@ -75,6 +75,14 @@ export class IdAllocator {
 
   private async createCounters(): Promise<void> {
     const q = (name: string) => this.db.driver.quote(name);
-    await run(this.db.kysely, `CREATE TABLE IF NOT EXISTS ${q(COUNTERS)} (${q("name")} VARCHAR(200) NOT NULL PRIMARY KEY, ${q("next")} BIGINT NOT NULL)`);
+    const create = `CREATE TABLE IF NOT EXISTS ${q(COUNTERS)} (${q("name")} VARCHAR(200) NOT NULL PRIMARY KEY, ${q("next")} BIGINT NOT NULL)`;
+    try {
+      await run(this.db.kysely, create);
+    } catch {
+      // Two nodes creating it at the same moment: PostgreSQL fails one of them with a key clash
+      // in its catalog ("IF NOT EXISTS" is not atomic there). Once the other has made it, this is a no-op.
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+      await run(this.db.kysely, create);
+    }
   }
 }

@@ -10,6 +10,7 @@ import type { ChangeOf } from "../sql/rows.ts";
 import { patchProblems, pkProblems, rowProblems, type AnyTable, type InsertOf, type PatchOf, type PkOf, type RowOf } from "../sql/table.ts";
 import { IdAllocator } from "./ids.ts";
 import { Op, type CacheRecord } from "./record.ts";
+import type { OwnerGate } from "./owner-gate.ts";
 
 /** What the table asks of its cache: make a change durable before it is applied. */
 export interface CacheHost {
@@ -20,6 +21,8 @@ export interface CacheHost {
   touched(): void;
   /** Rows per id reservation (see IdAllocator). */
   readonly idBlockSize: number;
+  /** With several nodes on one database: runs each operation while this node owns the entity. */
+  readonly owner: OwnerGate | null;
 }
 
 export class EntityNotFoundError extends Error {
@@ -45,6 +48,10 @@ interface Entry {
   /** While a flush of this entry runs: the first seq after its snapshot (0: none). */
   seqSinceFlush: number;
   flushing: boolean;
+  /** Used since the eviction sweep last passed it (CLOCK: a second chance instead of a move per read). */
+  recent: boolean;
+  /** Changes waiting for their journal record: the entry must stay until they are applied. */
+  pins: number;
 }
 
 /** A change taken for a flush, with what to check when it lands. */
@@ -56,11 +63,13 @@ export interface FlushItem<T extends AnyTable> {
 }
 
 export class TableCache<T extends AnyTable> {
-  /** Insertion order is recency: a touched entry is moved to the end (LRU eviction from the front). */
+  /** Insertion order is age: eviction sweeps from the front, giving rows read since its last pass a second chance (CLOCK). */
   private readonly entries = new Map<unknown, Entry>();
   private readonly dirtyKeys = new Set<unknown>();
   /** Loads in progress, so concurrent misses of one key make one query. */
   private readonly loading = new Map<unknown, Promise<Entry>>();
+  /** The tail of each key's `modify` queue. */
+  private readonly queues = new Map<unknown, Promise<void>>();
   private ids: IdAllocator | null = null;
 
   constructor(
@@ -76,7 +85,18 @@ export class TableCache<T extends AnyTable> {
   }
 
   /** The row with this key (read through to the database on a miss), or undefined. */
-  async get(pk: PkOf<T>): Promise<Readonly<RowOf<T>> | undefined> {
+  get(pk: PkOf<T>): Promise<Readonly<RowOf<T>> | undefined> {
+    if (this.host.owner !== null) return this.host.owner.run(this, pk, () => this.getHere(pk));
+    // A hit without an async frame: it is the path game code takes most.
+    const entry = this.entries.get(pk);
+    if (entry !== undefined) {
+      this.touch(pk, entry);
+      return Promise.resolve((entry.row ?? undefined) as Readonly<RowOf<T>> | undefined);
+    }
+    return this.getHere(pk);
+  }
+
+  private async getHere(pk: PkOf<T>): Promise<Readonly<RowOf<T>> | undefined> {
     let entry = this.entries.get(pk);
     if (entry === undefined) {
       // Checked on a miss only: a key of the wrong type never matches a cached one.
@@ -90,6 +110,15 @@ export class TableCache<T extends AnyTable> {
   /** Several rows; the misses are fetched in one query. */
   async getMany(pks: readonly PkOf<T>[]): Promise<Map<PkOf<T>, Readonly<RowOf<T>>>> {
     for (const pk of pks) this.checkPk(pk);
+    if (this.host.owner !== null) {
+      // Each entity under its own lease (one query per miss: the leases decide who reads).
+      const out = new Map<PkOf<T>, Readonly<RowOf<T>>>();
+      for (const pk of new Set(pks)) {
+        const row = await this.get(pk);
+        if (row !== undefined) out.set(pk, row);
+      }
+      return out;
+    }
     const missing = [...new Set(pks)].filter((pk) => !this.entries.has(pk) && !this.loading.has(pk));
     if (missing.length > 0) {
       const found = this.host.db.getRows(this.table, missing);
@@ -140,8 +169,13 @@ export class TableCache<T extends AnyTable> {
     if (problems.length > 0) throw new RowValidationError(this.table.name, problems);
     const full = this.withDefaults(row);
     const pk = full[this.table.primaryKey] as PkOf<T>;
-    if ((await this.get(pk)) !== undefined) throw new EntityExistsError(`${this.table.name}: a row with key ${String(pk)} exists`);
-    const seq = await this.host.commit({ table: this.table.name, op: Op.Create, pk, data: full });
+    if (this.host.owner !== null) return this.host.owner.run(this, pk, () => this.createHere(pk, full));
+    return this.createHere(pk, full);
+  }
+
+  private async createHere(pk: PkOf<T>, full: Record<string, unknown>): Promise<Readonly<RowOf<T>>> {
+    if ((await this.getHere(pk)) !== undefined) throw new EntityExistsError(`${this.table.name}: a row with key ${String(pk)} exists`);
+    const seq = await this.pinned(pk, this.host.commit({ table: this.table.name, op: Op.Create, pk, data: full }));
     const entry = this.entries.get(pk) ?? this.blank();
     if (entry.row !== null) throw new EntityExistsError(`${this.table.name}: a row with key ${String(pk)} was created meanwhile`);
     entry.row = full;
@@ -156,9 +190,50 @@ export class TableCache<T extends AnyTable> {
   async update(pk: PkOf<T>, patch: PatchOf<T>): Promise<Readonly<RowOf<T>>> {
     const problems = patchProblems(this.table, patch);
     if (problems.length > 0) throw new RowValidationError(this.table.name, problems);
-    if ((await this.get(pk)) === undefined) throw new EntityNotFoundError(`${this.table.name}: no row with key ${String(pk)}`);
+    if (this.host.owner !== null) return this.host.owner.run(this, pk, () => this.updateHere(pk, patch));
+    return this.updateHere(pk, patch);
+  }
+
+  /**
+   * Read-modify-write as one step: `change` gets the current row and returns the patch (or
+   * undefined for none). Changes of one row through `modify` never interleave, on this node or
+   * (with ownership) across nodes, so none is lost — unlike `get` then `update`, between which
+   * another change may land.
+   */
+  async modify(pk: PkOf<T>, change: (row: Readonly<RowOf<T>>) => PatchOf<T> | undefined): Promise<Readonly<RowOf<T>>> {
+    const work = () => this.serialized(pk, () => this.modifyHere(pk, change));
+    return this.host.owner !== null ? this.host.owner.run(this, pk, work) : work();
+  }
+
+  private async modifyHere(pk: PkOf<T>, change: (row: Readonly<RowOf<T>>) => PatchOf<T> | undefined): Promise<Readonly<RowOf<T>>> {
+    const row = await this.getHere(pk);
+    if (row === undefined) throw new EntityNotFoundError(`${this.table.name}: no row with key ${String(pk)}`);
+    const patch = change(row);
+    if (patch === undefined) return row;
+    const problems = patchProblems(this.table, patch);
+    if (problems.length > 0) throw new RowValidationError(this.table.name, problems);
+    return this.updateHere(pk, patch);
+  }
+
+  /** Run `work` after every earlier `serialized` call on this key has finished. */
+  private serialized<R>(pk: unknown, work: () => Promise<R>): Promise<R> {
+    const before = this.queues.get(pk) ?? Promise.resolve();
+    const run = before.then(work, work);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(pk, tail);
+    void tail.then(() => {
+      if (this.queues.get(pk) === tail) this.queues.delete(pk);
+    });
+    return run;
+  }
+
+  private async updateHere(pk: PkOf<T>, patch: PatchOf<T>): Promise<Readonly<RowOf<T>>> {
+    if ((await this.getHere(pk)) === undefined) throw new EntityNotFoundError(`${this.table.name}: no row with key ${String(pk)}`);
     const columns = { ...(patch as Record<string, unknown>) };
-    const seq = await this.host.commit({ table: this.table.name, op: Op.Update, pk, data: columns });
+    const seq = await this.pinned(pk, this.host.commit({ table: this.table.name, op: Op.Update, pk, data: columns }));
     const entry = this.entries.get(pk);
     // Deleted while the record was being made durable: the delete came later and wins.
     if (entry?.row == null) throw new EntityNotFoundError(`${this.table.name}: row ${String(pk)} was deleted meanwhile`);
@@ -173,8 +248,13 @@ export class TableCache<T extends AnyTable> {
 
   /** Delete a row. Resolves false if there was none. */
   async delete(pk: PkOf<T>): Promise<boolean> {
-    if ((await this.get(pk)) === undefined) return false;
-    const seq = await this.host.commit({ table: this.table.name, op: Op.Delete, pk, data: null });
+    if (this.host.owner !== null) return this.host.owner.run(this, pk, () => this.deleteHere(pk));
+    return this.deleteHere(pk);
+  }
+
+  private async deleteHere(pk: PkOf<T>): Promise<boolean> {
+    if ((await this.getHere(pk)) === undefined) return false;
+    const seq = await this.pinned(pk, this.host.commit({ table: this.table.name, op: Op.Delete, pk, data: null }));
     const entry = this.entries.get(pk);
     if (entry?.row == null) return false;
     entry.row = null;
@@ -220,6 +300,15 @@ export class TableCache<T extends AnyTable> {
     }
   }
 
+  /** Drop a key's entry if it owes the database nothing (an entity handed over to another node); false if it does. */
+  forget(pk: unknown): boolean {
+    const entry = this.entries.get(pk);
+    if (entry === undefined) return true;
+    if (this.dirtyKeys.has(pk) || entry.flushing) return false;
+    this.entries.delete(pk);
+    return true;
+  }
+
   /** The oldest journal seq this table still owes the database (Infinity when none). */
   oldestUnwritten(): number {
     let oldest = Infinity;
@@ -231,18 +320,27 @@ export class TableCache<T extends AnyTable> {
   }
 
   /**
-   * Drop clean entries from the least recently used end until at most `keep` remain (never the
-   * most recent one: it is being used). Returns how many went, and how many unwritten ones were
-   * passed over on the way (they can go once written back).
+   * Drop clean entries until at most `keep` remain, oldest first, with a second chance (CLOCK)
+   * for those used since the sweep last passed: they go to the end instead. Never an entry that
+   * is pinned (being loaded for someone, or a change is waiting on it). Returns how many
+   * went, and how many unwritten ones were passed over (they can go once written back).
    */
   evict(keep: number): { dropped: number; blocked: number } {
     let dropped = 0;
     let blocked = 0;
-    let left = this.entries.size;
+    // Each entry is passed at most twice (once with its second chance).
+    let budget = 2 * this.entries.size;
     for (const [pk, entry] of this.entries) {
-      if (this.entries.size <= keep || left-- <= 1) break;
+      if (this.entries.size <= keep || budget-- <= 0) break;
       if (this.dirtyKeys.has(pk) || entry.flushing) {
         blocked++;
+        continue;
+      }
+      if (entry.pins > 0) continue;
+      if (entry.recent) {
+        entry.recent = false;
+        this.entries.delete(pk);
+        this.entries.set(pk, entry);
         continue;
       }
       this.entries.delete(pk);
@@ -252,6 +350,17 @@ export class TableCache<T extends AnyTable> {
   }
 
   // ---- inside ----
+
+  /** Keep the key's entry from eviction while `work` (its change's journal record) is pending. */
+  private async pinned<R>(pk: unknown, work: Promise<R>): Promise<R> {
+    const entry = this.entries.get(pk);
+    if (entry !== undefined) entry.pins++;
+    try {
+      return await work;
+    } finally {
+      if (entry !== undefined) entry.pins--;
+    }
+  }
 
   private changeOf(pk: unknown, entry: Entry): ChangeOf<T> & { table: string } {
     const table = this.table.name;
@@ -298,17 +407,20 @@ export class TableCache<T extends AnyTable> {
     const entry = this.blank();
     entry.row = (row as Record<string, unknown> | undefined) ?? null;
     this.entries.set(pk, entry);
+    // The eviction this may start must not take the entry it is loading for someone.
+    entry.pins++;
     this.host.touched();
+    entry.pins--;
     return entry;
   }
 
-  private touch(pk: unknown, entry: Entry): void {
-    this.entries.delete(pk);
-    this.entries.set(pk, entry);
+  /** Mark an entry used: one store, where moving it to the Map's end cost two Map operations per read. */
+  private touch(_pk: unknown, entry: Entry): void {
+    entry.recent = true;
   }
 
   private blank(): Entry {
-    return { row: null, created: false, deleted: false, dirty: null, version: 0, firstSeq: 0, seqSinceFlush: 0, flushing: false };
+    return { row: null, created: false, deleted: false, dirty: null, version: 0, firstSeq: 0, seqSinceFlush: 0, flushing: false, recent: true, pins: 0 };
   }
 
   private checkPk(pk: unknown): void {

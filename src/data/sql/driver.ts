@@ -8,6 +8,7 @@
 import { CompiledQuery, type Kysely, type QueryResult } from "kysely";
 import type { AnyColumn, ColumnKind } from "./columns.ts";
 import type { SqlDialect } from "./config.ts";
+import type { PreparedChange } from "./statements.ts";
 import type { AnyTable } from "./table.ts";
 
 /** The Kysely instance of a database. Its schema type is open: use `kysely.withTables<…>()` for typed queries. */
@@ -42,6 +43,11 @@ export interface SqlDriver {
   insertRows(table: AnyTable, columns: readonly string[], rows: readonly (readonly unknown[])[], upsert: boolean): Statement;
   /** One UPDATE of many rows by primary key; each row is [encoded key, ...encoded values of `columns`]. Keys must be distinct. */
   updateRows(table: AnyTable, columns: readonly string[], rows: readonly (readonly unknown[])[]): Statement;
+  /**
+   * Run first in every applyBatch transaction that holds an update (PostgreSQL: planner
+   * settings local to the transaction, see postgres.ts). No parameters, no values.
+   */
+  readonly updateSetup?: string;
   quote(identifier: string): string;
   /** The n-th (1-based) parameter placeholder. */
   placeholder(n: number): string;
@@ -61,6 +67,12 @@ export interface SqlDriver {
   readonly jsonParsed: boolean;
   /** Whether an error is about the data of the statement (constraint, bad value), not the connection or the SQL. */
   isRowError(error: unknown): boolean;
+  /**
+   * For a change refused on its own with `error`: a statement whose own refusal names the real
+   * cause better, or undefined to report `error` as it is. applyBatch runs it under a savepoint
+   * and always rolls it back (MySQL: see its upsertClause).
+   */
+  refusalProbe?(change: PreparedChange, error: unknown): Statement | undefined;
   /** The table as it is now, or undefined if it does not exist. */
   inspect(db: SqlKysely, table: string): Promise<LiveTable | undefined>;
 }

@@ -14,6 +14,7 @@ import {
   scalarLiteral,
   stringLiteral,
   valuesBatching,
+  valuesInsert,
   type LiveTable,
   type OpenedDriver,
   type SqlDriver,
@@ -29,6 +30,8 @@ const INDEXED_TEXT_LENGTH = 255;
 const QUEUE_PER_CONNECTION = 100;
 /** Incorrect integer/string value (HY000 in MySQL, so not caught by the SQLSTATE class). */
 const ROW_ERRNOS = new Set([1366, 1367]);
+/** "Column '…' cannot be null". */
+const ER_BAD_NULL_ERROR = 1048;
 const SESSION_SQL = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'";
 
 const ACCEPTED: Record<ColumnKind, readonly string[]> = {
@@ -100,7 +103,8 @@ export const mysqlDriver: SqlDriver = {
   upsertClause(table: AnyTable, columns: readonly string[]): string {
     // ON DUPLICATE KEY fires on any unique index, not only the primary key. Setting the key to
     // NULL when the clash is with another row's unique column makes that row fail (NOT NULL)
-    // instead of silently overwriting the other row, as ON CONFLICT (pk) does elsewhere.
+    // instead of silently overwriting the other row, as ON CONFLICT (pk) does elsewhere. MySQL
+    // then says "Column '<key>' cannot be null"; refusalProbe finds the real cause.
     const pk = quote(table.primaryKey);
     const set = columns.filter((c) => c !== table.primaryKey).map((c) => `${quote(c)} = VALUES(${quote(c)})`);
     return ` ON DUPLICATE KEY UPDATE ${[`${pk} = IF(${pk} <=> VALUES(${pk}), ${pk}, NULL)`, ...set].join(", ")}`;
@@ -112,6 +116,14 @@ export const mysqlDriver: SqlDriver = {
   isRowError(error: unknown): boolean {
     const e = error as { sqlState?: unknown; errno?: unknown } | null;
     return isDataSqlState(e?.sqlState) || (typeof e?.errno === "number" && ROW_ERRNOS.has(e.errno));
+  },
+  refusalProbe(change, error) {
+    // An upsert refused with "Column '<key>' cannot be null" clashed with another row on a
+    // unique index (upsertClause): NULL is refused before any SQL for every other column, and
+    // the key of a row that clashes on the key itself is kept. The same row as a plain INSERT
+    // is refused with the real cause: "Duplicate entry 'bob' for key 'players_name_uq'".
+    if (change.kind !== "upsert" || (error as { errno?: unknown } | null)?.errno !== ER_BAD_NULL_ERROR) return undefined;
+    return valuesInsert(this, change.table, change.columns, [change.values], false);
   },
   async inspect(db: SqlKysely, table: string): Promise<LiveTable | undefined> {
     const cols = await run<{ name: string; type: string; nullable: string }>(

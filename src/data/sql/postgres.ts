@@ -27,6 +27,8 @@ const CLIENT_GRACE_MS = 5000;
 const IDLE_CLOSE_MS = 30_000;
 /** Rows per bulk statement: values travel as one array per column, so this bounds size, not parameters. */
 const ROWS_PER_STATEMENT = 5000;
+/** Heap fill of the tables syncSchema creates (%); PostgreSQL's default is 100. */
+const FILLFACTOR = 80;
 
 const ACCEPTED: Record<ColumnKind, readonly string[]> = {
   integer: ["integer"],
@@ -86,11 +88,18 @@ export const postgresDriver: SqlDriver = {
   },
   updateRows(table, columns, rows): Statement {
     const params: unknown[] = [];
-    const from = unnest(table, [table.primaryKey, ...columns], rows, params);
     const names = ["k", ...columns.map((_, i) => `v${i}`)].join(", ");
+    // Sorted by key (a server-side sort of a few thousand keys is cheap): the nested loop that
+    // updateSetup makes the planner choose then walks the key index and the heap in order.
+    const from = `(SELECT * FROM ${unnest(table, [table.primaryKey, ...columns], rows, params)} AS s(${names}) ORDER BY k)`;
     const set = columns.map((c, i) => `${quoteDouble(c)} = u.v${i}`).join(", ");
     return { text: `UPDATE ${quoteDouble(table.name)} AS t SET ${set} FROM ${from} AS u(${names}) WHERE t.${quoteDouble(table.primaryKey)} = u.k`, params };
   },
+  // The planner, costing a seq scan as cheap, joins the keys of a multi-row UPDATE by hashing
+  // the whole table (or merging it) once per statement; an index lookup per key is 1.3–2×
+  // faster on a 50,000-row table and stays proportional to the batch, not the table, as the
+  // table grows. Local to the applyBatch transaction; its statements hold no other join.
+  updateSetup: "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)",
   columnType,
   acceptedTypes: (kind) => ACCEPTED[kind],
   defaultLiteral(col: AnyColumn, value: unknown): string {
@@ -98,7 +107,9 @@ export const postgresDriver: SqlDriver = {
     if (scalar !== undefined) return scalar;
     return col.kind === "json" ? `${stringLiteral(JSON.stringify(value), false)}::jsonb` : stringLiteral(String(value), false);
   },
-  createTableSuffix: "",
+  // Room on each page for updated rows: an update of columns no index covers can then stay on
+  // its page (HOT) and writes no index entries. See docs/data.md, "PostgreSQL storage".
+  createTableSuffix: ` WITH (fillfactor = ${FILLFACTOR})`,
   upsertClause: onConflictClause,
   encode(col: AnyColumn, value: unknown): unknown {
     // pg would turn a JS array into a PostgreSQL array, so JSON goes as text.

@@ -176,13 +176,32 @@ async function isolate(db: SqlKysely, driver: SqlDriver, changes: readonly Prepa
     await run(db, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
     await run(db, `RELEASE SAVEPOINT ${SAVEPOINT}`);
     if (changes.length === 1) {
-      refused.set((changes[0] as PreparedChange).index, new ChangeRejectedError(error));
+      const change = changes[0] as PreparedChange;
+      refused.set(change.index, new ChangeRejectedError(await realReason(db, driver, change, error)));
       return;
     }
   }
   const half = changes.length >>> 1;
   await isolate(db, driver, changes.slice(0, half), refused);
   await isolate(db, driver, changes.slice(half), refused);
+}
+
+/** The error to report for a change refused on its own: the driver's probe may name the cause better (MySQL upserts). */
+async function realReason(db: SqlKysely, driver: SqlDriver, change: PreparedChange, error: unknown): Promise<unknown> {
+  const probe = driver.refusalProbe?.(change, error);
+  if (probe === undefined) return error;
+  let reason = error;
+  await run(db, `SAVEPOINT ${SAVEPOINT}`);
+  try {
+    await run(db, probe.text, probe.params);
+  } catch (probeError) {
+    if (!driver.isRowError(probeError)) throw probeError;
+    reason = probeError;
+  }
+  // Whatever the probe did (normally nothing: it was refused) is undone.
+  await run(db, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+  await run(db, `RELEASE SAVEPOINT ${SAVEPOINT}`);
+  return reason;
 }
 
 function tableLookup(tables: AnyTable | readonly AnyTable[]): (change: AnyChange) => AnyTable | string {
@@ -205,12 +224,19 @@ export async function applyBatch<C>(ctx: SqlContext, tables: AnyTable | readonly
   const refused = new Map<number, Error>();
   if (prepared.length > 0) {
     const what = Array.isArray(tables) ? (tables as readonly AnyTable[]).map((t) => t.name).join(", ") : (tables as AnyTable).name;
+    const setup = driver.updateSetup !== undefined && prepared.some((c) => c.kind === "update") ? driver.updateSetup : undefined;
     try {
-      await kysely.transaction().execute((trx) => runAll(trx, driver, prepared));
+      await kysely.transaction().execute(async (trx) => {
+        if (setup !== undefined) await run(trx, setup);
+        await runAll(trx, driver, prepared);
+      });
     } catch (error) {
       if (!driver.isRowError(error)) throw new BatchFailedError(`applyBatch on ${what}: nothing applied (rolled back): ${reasonOf(error)}`, { cause: error });
       try {
-        await kysely.transaction().execute((trx) => isolate(trx, driver, prepared, refused));
+        await kysely.transaction().execute(async (trx) => {
+          if (setup !== undefined) await run(trx, setup);
+          await isolate(trx, driver, prepared, refused);
+        });
       } catch (retryError) {
         throw new BatchFailedError(`applyBatch on ${what}: nothing applied (rolled back while isolating a refused row): ${reasonOf(retryError)}`, { cause: retryError });
       }

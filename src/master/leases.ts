@@ -1,0 +1,123 @@
+/**
+ * Entity ownership without Redis: the master keeps the leases (docs/data.md, "Several nodes").
+ * Nodes ask over their registry link; the master asks a holder to hand over. A node whose link
+ * drops keeps its leases until it comes back (by default): its journal may hold acknowledged
+ * changes of those entities that only its own replay writes to the database, so no other node
+ * may take them from the database first. A master that restarts grants nothing new for a grace
+ * period while the nodes claim back what they hold.
+ */
+import { service, type RootServer } from "../rpc/index.ts";
+
+/** Node → master: take `key`. `granted: false` means ask again (the holder was asked to hand over). */
+export const AcquireLease = service<[key: string], { granted: boolean; holder: string | null }>("glowfly.lease.acquire");
+/** Node → master: give `key` up. */
+export const ReleaseLease = service<[key: string], boolean>("glowfly.lease.release");
+/** Node → master, after (re)linking: the keys it holds; answers those it may no longer keep. */
+export const ClaimLeases = service<[keys: string[]], string[]>("glowfly.lease.claim");
+/** Master → holder: another node wants `key`. */
+export const HandOverLease = service<[key: string], void>("glowfly.lease.handOver");
+
+export interface LeaseTableOptions {
+  /** How long a node whose link dropped keeps its leases (default: until it comes back). */
+  ttlMs?: number;
+  /** After the master starts, how long only claims are granted (default 3 s). */
+  claimGraceMs?: number;
+  /** Bound of the table (default 1,000,000 leases; past it acquire is refused). */
+  maxLeases?: number;
+}
+
+const MAX_KEY_LENGTH = 512;
+
+export class LeaseTable {
+  private readonly holders = new Map<string, string>();
+  private readonly byNode = new Map<string, Set<string>>();
+  private readonly expiries = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly startedAt = Date.now();
+  private readonly ttlMs: number;
+  private readonly claimGraceMs: number;
+  private readonly maxLeases: number;
+
+  constructor(
+    private readonly server: RootServer,
+    options: LeaseTableOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? Number.POSITIVE_INFINITY;
+    this.claimGraceMs = options.claimGraceMs ?? 3_000;
+    this.maxLeases = options.maxLeases ?? 1_000_000;
+    server.services.handle(AcquireLease, ([key], ctx) => this.acquire(checkKey(key), ctx.peer));
+    server.services.handle(ReleaseLease, ([key], ctx) => this.release(checkKey(key), ctx.peer));
+    server.services.handle(ClaimLeases, ([keys], ctx) => (Array.isArray(keys) ? keys.map(checkKey).filter((k) => !this.claim(k, ctx.peer)) : []));
+    server.onChildLost((node) => this.linkLost(node));
+    server.onChildConnected((node) => {
+      const timer = this.expiries.get(node);
+      if (timer !== undefined) clearTimeout(timer);
+      this.expiries.delete(node);
+    });
+  }
+
+  get size(): number {
+    return this.holders.size;
+  }
+
+  holder(key: string): string | undefined {
+    return this.holders.get(key);
+  }
+
+  close(): void {
+    for (const timer of this.expiries.values()) clearTimeout(timer);
+    this.expiries.clear();
+  }
+
+  private acquire(key: string, node: string): { granted: boolean; holder: string | null } {
+    const holder = this.holders.get(key);
+    if (holder === node) return { granted: true, holder: node };
+    if (holder !== undefined) {
+      this.server.notifyChild(holder, HandOverLease, key);
+      return { granted: false, holder };
+    }
+    // Just restarted: the nodes' claims come first, so no key gets a second owner.
+    if (Date.now() - this.startedAt < this.claimGraceMs || this.holders.size >= this.maxLeases) return { granted: false, holder: null };
+    this.set(key, node);
+    return { granted: true, holder: node };
+  }
+
+  private claim(key: string, node: string): boolean {
+    const holder = this.holders.get(key);
+    if (holder !== undefined && holder !== node) return false;
+    this.set(key, node);
+    return true;
+  }
+
+  private release(key: string, node: string): boolean {
+    if (this.holders.get(key) !== node) return false;
+    this.holders.delete(key);
+    this.byNode.get(node)?.delete(key);
+    return true;
+  }
+
+  private set(key: string, node: string): void {
+    this.holders.set(key, node);
+    let keys = this.byNode.get(node);
+    if (keys === undefined) {
+      keys = new Set();
+      this.byNode.set(node, keys);
+    }
+    keys.add(key);
+  }
+
+  private linkLost(node: string): void {
+    if (!this.byNode.has(node) || this.expiries.has(node) || this.ttlMs === Number.POSITIVE_INFINITY) return;
+    const timer = setTimeout(() => {
+      this.expiries.delete(node);
+      for (const key of this.byNode.get(node) ?? []) if (this.holders.get(key) === node) this.holders.delete(key);
+      this.byNode.delete(node);
+    }, this.ttlMs);
+    timer.unref();
+    this.expiries.set(node, timer);
+  }
+}
+
+function checkKey(key: unknown): string {
+  if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) throw new Error(`a lease key must be a string of 1-${MAX_KEY_LENGTH} characters`);
+  return key;
+}
