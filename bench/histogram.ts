@@ -6,9 +6,9 @@
 const SUB_BITS = 7;
 const SUB = 1 << SUB_BITS; // 128
 const LINEAR = SUB * 2; // values below this have their own bucket
-const BUCKETS = LINEAR + 32 * SUB;
+export const BUCKETS = LINEAR + 32 * SUB;
 
-function indexOf(us: number): number {
+export function indexOf(us: number): number {
   if (us < LINEAR) return us;
   const bit = 31 - Math.clz32(us);
   const shift = bit - SUB_BITS;
@@ -16,7 +16,7 @@ function indexOf(us: number): number {
 }
 
 /** Lowest value that falls in bucket `index` (the value reported for it). */
-function valueOf(index: number): number {
+export function valueOf(index: number): number {
   if (index < LINEAR) return index;
   const shift = Math.floor((index - LINEAR) / SUB) + 1;
   return (((index - LINEAR) % SUB) + SUB) * 2 ** shift;
@@ -40,13 +40,18 @@ export class Histogram {
 
   /** The value at quantile q (0..1), in microseconds; 0 if nothing was recorded. */
   quantile(q: number): number {
-    if (this.count === 0) return 0;
-    const rank = Math.max(1, Math.ceil(q * this.count));
-    let seen = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      seen += this.counts[i]!;
-      if (seen >= rank) return valueOf(i);
-    }
-    return valueOf(BUCKETS - 1);
+    return quantileOf(this.counts, this.count, q);
   }
+}
+
+/** The value at quantile q (0..1) of bucket counts holding `total` values; 0 for none. */
+export function quantileOf(counts: ArrayLike<number>, total: number, q: number): number {
+  if (total === 0) return 0;
+  const rank = Math.max(1, Math.ceil(q * total));
+  let seen = 0;
+  for (let i = 0; i < BUCKETS; i++) {
+    seen += counts[i]!;
+    if (seen >= rank) return valueOf(i);
+  }
+  return valueOf(BUCKETS - 1);
 }

@@ -10,6 +10,7 @@ import WebSocket, { type RawData } from "ws";
 import { Histogram } from "./histogram.ts";
 import { Splitter, wireFor, type Target, type TargetKind, type Wire } from "./protocols.ts";
 import { serveRpc, type Args } from "./rpc.ts";
+import { openInWaves, type Opened } from "./waves.ts";
 
 const HOST = "127.0.0.1";
 
@@ -111,7 +112,7 @@ class Client {
 let clients: Client[] = [];
 
 /** Open `count` clients to a target, `batch` at a time. Keeps those that made it. */
-async function open(args: Args): Promise<{ held: number; failed: number; firstError: string | null; ms: number }> {
+async function open(args: Args): Promise<Opened> {
   const target: Target = { kind: args.kind as TargetKind, port: args.port as number };
   const count = args.count as number;
   const batch = (args.batch as number | undefined) ?? 500;
@@ -119,23 +120,7 @@ async function open(args: Args): Promise<{ held: number; failed: number; firstEr
   const deadline = performance.now() + ((args.totalTimeoutMs as number | undefined) ?? 180_000);
   const wire = wireFor(target.kind);
   const payload = Buffer.alloc((args.payload as number | undefined) ?? 64, 0x61);
-  const started = performance.now();
-  let failed = 0;
-  let firstError: string | null = null;
-  for (let opened = 0; opened < count && performance.now() < deadline; ) {
-    const n = Math.min(batch, count - opened);
-    const wave = Array.from({ length: n }, () => new Client(wire, payload));
-    const results = await Promise.allSettled(wave.map((c) => c.open(target, timeoutMs)));
-    results.forEach((r, i) => {
-      if (r.status === "fulfilled") clients.push(wave[i]!);
-      else {
-        failed++;
-        firstError ??= r.reason instanceof Error ? r.reason.message : String(r.reason);
-      }
-    });
-    opened += n;
-  }
-  return { held: clients.length, failed, firstError, ms: Math.round(performance.now() - started) };
+  return openInWaves(count, batch, () => new Client(wire, payload), (c) => c.open(target, timeoutMs), clients, deadline);
 }
 
 serveRpc(

@@ -1,8 +1,10 @@
 /**
  * Benchmark orchestrator. Every server and the load generator run in processes of their own;
  * this one only drives them: the closed-loop echo cells (bench/throughput.ts), then memory per
- * idle connection (bench/idle.ts). The data-layer section (bench/data.ts) runs last, in this
- * process (it measures a library). Prints markdown; --write also updates docs/benchmarks.md.
+ * idle connection (bench/idle.ts), then fan-out (bench/fanout.ts: broadcast and channel load,
+ * server and clients in processes of their own). The data-layer section (bench/data.ts) runs
+ * last, in this process (it measures a library). Prints markdown; --write also updates
+ * docs/benchmarks.md.
  * Options: see USAGE in bench/options.ts.
  */
 import { cpus } from "node:os";
@@ -10,6 +12,8 @@ import { fileURLToPath } from "node:url";
 import { Child, killAll } from "./child.ts";
 import { dataBench, dataSettings } from "./data.ts";
 import { dataSection } from "./data-report.ts";
+import { fanout, fanoutSettings } from "./fanout.ts";
+import { FANOUT_MARKERS, fanoutSection } from "./fanout-report.ts";
 import { idle } from "./idle.ts";
 import { coresBusy, machineSample, QuietGate } from "./machine.ts";
 import { parseOptions } from "./options.ts";
@@ -28,9 +32,11 @@ async function main(): Promise<void> {
     process.stderr.write(`warning: ${settings.note}\n`);
   }
   const doc = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
-  const wantsNet = o.only === null || o.only.some((kind) => kind !== "data");
+  const wantsNet = o.only === null || o.only.some((kind) => kind !== "data" && kind !== "fanout");
   const wantsData = o.data && (o.only === null || o.only.includes("data"));
+  const wantsFanout = o.fanout && (o.only === null || o.only.includes("fanout"));
   const data = wantsData ? dataSettings(o) : null; // options checked before anything runs
+  const fan = wantsFanout ? fanoutSettings(o) : null;
   if (wantsNet) {
     const loadgen = await Child.start("loadgen", "./loadgen.ts");
     try {
@@ -54,8 +60,23 @@ async function main(): Promise<void> {
       killAll();
     }
   }
+  if (fan !== null) {
+    const fanDate = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    const started = performance.now();
+    try {
+      const section = fanoutSection(fanDate, fan, await fanout(fan, gate));
+      process.stderr.write(`fan-out section took ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+      process.stdout.write(`\n## glowfly fan-out\n\n${section}\n`);
+      if (o.write) {
+        writeDoc(doc, section, FANOUT_MARKERS);
+        process.stderr.write(`updated ${doc} (fan-out)\n`);
+      }
+    } finally {
+      killAll();
+    }
+  }
   if (data !== null) {
-    if (wantsNet && gate.waits) await gate.settle();
+    if ((wantsNet || fan !== null) && gate.waits) await gate.settle();
     const dataDate = new Date().toISOString().replace(/\.\d+Z$/, "Z");
     const m0 = machineSample();
     const cpu0 = process.cpuUsage();
