@@ -4,7 +4,8 @@
  * drops keeps its leases until it comes back (by default): its journal may hold acknowledged
  * changes of those entities that only its own replay writes to the database, so no other node
  * may take them from the database first. A master that restarts grants nothing new for a grace
- * period while the nodes claim back what they hold.
+ * period while the nodes claim back what they hold. A released lease is kept a moment for the
+ * node that has waited longest, so a busy holder cannot starve the others.
  */
 import { service, type RootServer } from "../rpc/index.ts";
 
@@ -27,11 +28,28 @@ export interface LeaseTableOptions {
 }
 
 const MAX_KEY_LENGTH = 512;
+/**
+ * A released lease is kept this long for the node that has waited longest, so the previous
+ * holder's next operations, which ask at once, cannot take it back again and again (starving
+ * the asker until its wait runs out).
+ */
+const RESERVE_MS = 1000;
+/** An asker that has not asked again for this long has given up waiting. */
+const WAITER_STALE_MS = 1000;
+
+interface Waiter {
+  since: number;
+  last: number;
+}
 
 export class LeaseTable {
   private readonly holders = new Map<string, string>();
   private readonly byNode = new Map<string, Set<string>>();
   private readonly expiries = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Per held key, the other nodes asking for it (at most one entry per node). */
+  private readonly waiters = new Map<string, Map<string, Waiter>>();
+  /** Released keys kept for the longest waiter. */
+  private readonly reserved = new Map<string, { node: string; until: number }>();
   private readonly startedAt = Date.now();
   private readonly ttlMs: number;
   private readonly claimGraceMs: number;
@@ -71,14 +89,54 @@ export class LeaseTable {
   private acquire(key: string, node: string): { granted: boolean; holder: string | null } {
     const holder = this.holders.get(key);
     if (holder === node) return { granted: true, holder: node };
+    const now = Date.now();
     if (holder !== undefined) {
       this.server.notifyChild(holder, HandOverLease, key);
+      this.wait(key, node, now);
       return { granted: false, holder };
     }
+    const reservation = this.reserved.get(key);
+    if (reservation !== undefined && reservation.until <= now) this.reserved.delete(key);
+    else if (reservation !== undefined && reservation.node !== node) {
+      this.wait(key, node, now);
+      return { granted: false, holder: reservation.node };
+    }
     // Just restarted: the nodes' claims come first, so no key gets a second owner.
-    if (Date.now() - this.startedAt < this.claimGraceMs || this.holders.size >= this.maxLeases) return { granted: false, holder: null };
+    if (now - this.startedAt < this.claimGraceMs || this.holders.size >= this.maxLeases) return { granted: false, holder: null };
     this.set(key, node);
     return { granted: true, holder: node };
+  }
+
+  private wait(key: string, node: string, now: number): void {
+    let waiting = this.waiters.get(key);
+    if (waiting === undefined) {
+      waiting = new Map();
+      this.waiters.set(key, waiting);
+    }
+    const waiter = waiting.get(node);
+    if (waiter === undefined) waiting.set(node, { since: now, last: now });
+    else waiter.last = now;
+  }
+
+  /** After a release: keep the key for the node that has asked longest and still asks. */
+  private reserveForWaiter(key: string): void {
+    const waiting = this.waiters.get(key);
+    if (waiting === undefined) return;
+    const now = Date.now();
+    let next: string | null = null;
+    let since = Infinity;
+    for (const [node, waiter] of waiting) {
+      if (now - waiter.last > WAITER_STALE_MS) waiting.delete(node);
+      else if (waiter.since < since) {
+        next = node;
+        since = waiter.since;
+      }
+    }
+    if (waiting.size === 0) this.waiters.delete(key);
+    if (next === null) return;
+    // Reservations nobody came for go when they pile up (each lives RESERVE_MS).
+    if (this.reserved.size >= 1024) for (const [k, r] of this.reserved) if (r.until <= now) this.reserved.delete(k);
+    this.reserved.set(key, { node: next, until: now + RESERVE_MS });
   }
 
   private claim(key: string, node: string): boolean {
@@ -92,10 +150,15 @@ export class LeaseTable {
     if (this.holders.get(key) !== node) return false;
     this.holders.delete(key);
     this.byNode.get(node)?.delete(key);
+    this.reserveForWaiter(key);
     return true;
   }
 
   private set(key: string, node: string): void {
+    this.reserved.delete(key);
+    const waiting = this.waiters.get(key);
+    waiting?.delete(node);
+    if (waiting?.size === 0) this.waiters.delete(key);
     this.holders.set(key, node);
     let keys = this.byNode.get(node);
     if (keys === undefined) {
@@ -109,7 +172,11 @@ export class LeaseTable {
     if (!this.byNode.has(node) || this.expiries.has(node) || this.ttlMs === Number.POSITIVE_INFINITY) return;
     const timer = setTimeout(() => {
       this.expiries.delete(node);
-      for (const key of this.byNode.get(node) ?? []) if (this.holders.get(key) === node) this.holders.delete(key);
+      for (const key of this.byNode.get(node) ?? []) {
+        if (this.holders.get(key) !== node) continue;
+        this.holders.delete(key);
+        this.reserveForWaiter(key);
+      }
       this.byNode.delete(node);
     }, this.ttlMs);
     timer.unref();

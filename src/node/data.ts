@@ -21,6 +21,11 @@ interface Opened {
 export class NodeData {
   private readonly declared: AnyTable[] = [];
   private opened: Opened | null = null;
+  /**
+   * Made with the node, so the master's hand-over requests find their service from the moment
+   * the registry link opens (they are answered once the journal is replayed).
+   */
+  private readonly masterOwnership: MasterOwnership | null;
 
   constructor(
     private readonly node: string,
@@ -28,8 +33,11 @@ export class NodeData {
     private readonly settings: DataSettingsInput,
     private readonly log: Logger,
     /** The registry link of a node in a cluster (for ownership through the master). */
-    private readonly master?: RootClient,
-  ) {}
+    master?: RootClient,
+  ) {
+    const wanted = dbInput !== undefined && settings.ownership === "master" && master !== undefined;
+    this.masterOwnership = wanted ? new MasterOwnership(master, node, DEFAULT_OWNERSHIP_WAIT_MS, log) : null;
+  }
 
   /** Whether the node's config has a database. */
   get configured(): boolean {
@@ -94,8 +102,8 @@ export class NodeData {
     const own = this.settings.ownership;
     if (own === undefined) return undefined;
     if (own !== "master") return RedisOwnership.open({ url: own.redis, node: this.node, ...pick(own, ["ttlMs", "waitMs", "prefix"]) });
-    if (this.master === undefined) throw new Error(`node ${this.node}: data.ownership is "master" and the node has no link to a master (run it in a cluster)`);
-    return new MasterOwnership(this.master, this.node, DEFAULT_OWNERSHIP_WAIT_MS, this.log);
+    if (this.masterOwnership === null) throw new Error(`node ${this.node}: data.ownership is "master" and the node has no link to a master (run it in a cluster)`);
+    return this.masterOwnership;
   }
 
   /** Write back what is left, then close the journal and the database. */

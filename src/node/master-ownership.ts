@@ -20,7 +20,10 @@ export class MasterOwnership implements Ownership {
     private readonly log: Logger,
   ) {
     link.services.handle(HandOverLease, ([key]) => {
-      if (this.owned.has(key)) this.handler?.(key);
+      // No handler yet: the cache has not finished replaying this node's journal, so a lease
+      // from before a crash must not go yet. The asker asks again.
+      if (this.handler === null) return;
+      if (this.owned.has(key)) this.handler(key);
       else {
         // Not held here: a lease from before this process started (it restarted, replayed its
         // journal and holds nothing of that entity in memory), or a grant whose reply is read

@@ -47,9 +47,14 @@ test("the master's leases: hand-over on request, kept while the holder is away, 
   await waitFor(() => !server.children().includes("b"), 3000, "b's link to drop");
   await assert.rejects(a.ownership.acquire("t/1"), OwnershipTimeoutError);
   assert.equal(leases.holder("t/1"), "b");
-  // b's next process (same name, nothing in memory) releases it when asked.
+  // b's next process (same name, nothing in memory) keeps it until its cache is open (journal
+  // replayed: no handler yet), then releases it when asked.
   const b2 = await join("b");
   await waitFor(() => server.children().includes("b"), 3000, "b to come back");
+  const c = await join("c", 300);
+  await assert.rejects(c.ownership.acquire("t/1"), (err: unknown) => err instanceof OwnershipTimeoutError && /held by b/.test(err.message));
+  await c.link.close();
+  b2.ownership.onRequest((key) => void b2.ownership.release(key));
   await a.ownership.acquire("t/1");
   assert.equal(leases.holder("t/1"), "a");
   assert.equal(b2.ownership.owns("t/1"), false);
@@ -103,4 +108,26 @@ test("a hand-over request that overtakes the grant it follows: one holder, and n
     assert.equal(a.ownership.owns(key), holder === "a", `round ${round}: a's view vs the master's holder ${holder}`);
     assert.equal(b.ownership.owns(key), holder === "b", `round ${round}: b's view vs the master's holder ${holder}`);
   }
+});
+
+test("a holder that takes the lease back at once cannot starve another node: the released lease waits for the longest asker", async (t) => {
+  const { leases, join } = await master(t);
+  const a = await join("a");
+  const b = await join("b", 1500);
+  t.after(async () => {
+    for (const n of [a, b]) {
+      await n.ownership.close();
+      await n.link.close();
+    }
+  });
+  // a hands over as asked, but its next operation asks for the lease again in the same moment.
+  a.ownership.onRequest((key) => {
+    void a.ownership.release(key).then(() => a.ownership.acquire(key).catch(() => undefined));
+  });
+  b.ownership.onRequest((key) => void b.ownership.release(key));
+  await a.ownership.acquire("t/hot");
+  await b.ownership.acquire("t/hot");
+  assert.equal(leases.holder("t/hot"), "b");
+  // And back: b's release keeps it for a, which has been asking meanwhile.
+  await waitFor(() => leases.holder("t/hot") === "a" && a.ownership.owns("t/hot") && !b.ownership.owns("t/hot"), 3000, "a to get it back");
 });

@@ -100,6 +100,7 @@ export class EntityCache {
   static async open(options: EntityCacheOptions): Promise<EntityCache> {
     const cache = new EntityCache(options);
     await cache.replay();
+    cache.host.owner?.listen();
     cache.schedule(cache.options.flushIntervalMs);
     return cache;
   }

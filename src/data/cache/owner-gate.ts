@@ -25,8 +25,15 @@ export class OwnerGate {
     private readonly ownership: Ownership,
     private readonly flush: () => Promise<void>,
     private readonly log: Logger | undefined,
-  ) {
-    ownership.onRequest((key) => this.handOver(key));
+  ) {}
+
+  /**
+   * Start answering hand-over requests. The cache calls it once its journal is replayed: until
+   * then the database may lack changes this node acknowledged before a crash, and a lease given
+   * up would let another node read those rows stale.
+   */
+  listen(): void {
+    this.ownership.onRequest((key) => this.handOver(key));
   }
 
   /** Run `work` on an entity while this node owns it. */

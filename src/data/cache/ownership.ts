@@ -21,7 +21,10 @@ export interface Ownership {
   acquire(key: string): Promise<void>;
   /** Give the lease of `key` up (after the entity is written back and dropped). */
   release(key: string): Promise<void>;
-  /** Another node asks for `key`: the handler hands it over (write back, drop, release). */
+  /**
+   * Another node asks for `key`: the handler hands it over (write back, drop, release). The
+   * cache registers it once its journal is replayed; before that no lease may be given up.
+   */
   onRequest(handler: (key: string) => void): void;
   /** Release every lease and disconnect. */
   close(): Promise<void>;
@@ -50,13 +53,26 @@ export interface RedisOwnershipOptions {
 /** Delete or extend a lease only if it is still ours (a lease that expired may be someone else's now). */
 const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
+/**
+ * Replace a lease's value if it is still the expected one: a hand-over leaves our lease reserved
+ * for the node that asked (see RESERVE_MS), and that node turns the reservation into its lease.
+ */
+const SWAP = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("set", KEYS[1], ARGV[2], "PX", ARGV[3]) else return 0 end`;
 /** How often an acquirer repeats its hand-over request while it waits. */
 const ASK_AGAIN_MS = 250;
+/**
+ * A handed-over lease stays reserved this long for the node that asked, so the previous owner's
+ * next operations, which ask at once, cannot take it back again and again and starve the asker.
+ */
+const RESERVE_MS = 1000;
+const RESERVED = "reserved:";
 
 export class RedisOwnership implements Ownership {
   readonly id: string;
   private readonly owned = new HeldLeases();
   private handler: ((key: string) => void) | null = null;
+  /** Per key held here, the first node that asked for it: the lease is reserved for it on release. */
+  private readonly askers = new Map<string, string>();
   private renewTimer: ReturnType<typeof setInterval> | null = null;
   private readonly ttlMs: number;
   private readonly waitMs: number;
@@ -90,7 +106,7 @@ export class RedisOwnership implements Ownership {
     }
     const ownership = new RedisOwnership(cmd, sub, options);
     await sub.subscribe(ownership.channel(ownership.id));
-    sub.on("message", (_channel: string, key: string) => ownership.handler?.(key));
+    sub.on("message", (_channel: string, message: string) => ownership.asked(message));
     ownership.renewTimer = setInterval(() => ownership.renew(), Math.max(100, Math.floor(ownership.ttlMs / 3)));
     ownership.renewTimer.unref();
     return ownership;
@@ -112,12 +128,17 @@ export class RedisOwnership implements Ownership {
     for (let attempt = 0; ; attempt++) {
       // A grant counts only if this node released nothing of `key` since asking (HeldLeases).
       if (await this.owned.ask(key, async () => (await this.cmd.set(lease, this.id, "PX", this.ttlMs, "NX")) === "OK")) return;
-      let read: string | null = null;
-      if (await this.owned.ask(key, async () => (read = await this.cmd.get(lease)) === this.id)) return;
-      owner = read;
-      if (owner !== null && Date.now() - askedAt >= ASK_AGAIN_MS) {
+      const read: { value: string | null } = { value: null };
+      if (await this.owned.ask(key, async () => (read.value = await this.cmd.get(lease)) === this.id)) return;
+      owner = read.value;
+      const reservation = `${RESERVED}${this.id}`;
+      if (owner === reservation) {
+        if (await this.owned.ask(key, async () => (await this.cmd.eval(SWAP, 1, lease, reservation, this.id, this.ttlMs)) === "OK")) return;
+      } else if (owner?.startsWith(RESERVED) === true) {
+        owner = owner.slice(RESERVED.length); // kept for another asker: it takes it, then we ask it
+      } else if (owner !== null && Date.now() - askedAt >= ASK_AGAIN_MS) {
         askedAt = Date.now();
-        await this.cmd.publish(this.channel(owner), key);
+        await this.cmd.publish(this.channel(owner), JSON.stringify([key, this.id]));
       }
       if (Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, Math.min(50, 2 + attempt * 4)));
@@ -127,7 +148,25 @@ export class RedisOwnership implements Ownership {
 
   async release(key: string): Promise<void> {
     this.owned.drop(key);
-    await this.cmd.eval(RELEASE, 1, this.lease(key), this.id);
+    const next = this.askers.get(key);
+    this.askers.delete(key);
+    if (next === undefined) await this.cmd.eval(RELEASE, 1, this.lease(key), this.id);
+    else await this.cmd.eval(SWAP, 1, this.lease(key), this.id, `${RESERVED}${next}`, RESERVE_MS);
+  }
+
+  /** A hand-over request, `[key, asker]` in JSON; anything else on the channel is ignored. */
+  private asked(message: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(parsed) || typeof parsed[0] !== "string" || typeof parsed[1] !== "string") return;
+    const [key, asker] = parsed as [string, string];
+    if (!this.owned.has(key)) return;
+    if (asker !== this.id && !this.askers.has(key)) this.askers.set(key, asker);
+    this.handler?.(key);
   }
 
   async close(): Promise<void> {
@@ -152,7 +191,10 @@ export class RedisOwnership implements Ownership {
     for (const key of keys) pipeline.eval(RENEW, 1, this.lease(key), this.id, this.ttlMs);
     pipeline.exec().then(
       (results) => results?.forEach(([err, kept], i) => {
-        if (err === null && kept === 0) this.owned.drop(keys[i]!);
+        if (err === null && kept === 0) {
+          this.owned.drop(keys[i]!);
+          this.askers.delete(keys[i]!);
+        }
       }),
       () => undefined, // Redis unreachable: leases run out; acquire reports it when it is needed
     );
