@@ -6,6 +6,7 @@
 import type { Logger } from "../log/logger.ts";
 import { RootServer, service, type RootClient } from "../rpc/index.ts";
 import { LeaseTable } from "./leases.ts";
+import { UidTable } from "./uids.ts";
 
 /** What a node tells the master about itself, once a second. */
 export interface NodeReport {
@@ -30,6 +31,8 @@ export class Registry {
   private readonly reports = new Map<string, NodeReport>();
   /** Entity leases of nodes whose ownership is "master" (src/master/leases.ts). */
   readonly leases: LeaseTable;
+  /** Which gateway holds each logged-in uid (src/master/uids.ts). */
+  readonly uids: UidTable;
 
   constructor(options: { host: string; port: number; log: Logger }) {
     this.server = new RootServer({ name: "master", host: options.host, port: options.port, logger: options.log });
@@ -38,6 +41,7 @@ export class Registry {
       if (report.name === ctx.peer) this.reports.set(ctx.peer, report);
     });
     this.leases = new LeaseTable(this.server);
+    this.uids = new UidTable(this.server);
   }
 
   listen(): Promise<{ host: string; port: number }> {

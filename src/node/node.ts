@@ -44,6 +44,7 @@ import { resolveSessionSettings } from "../config/sessions.ts";
 import { SessionGateway, Sessions, type GatewaySession, type SceneHooks } from "../session/index.ts";
 import { SessionRouting } from "./session-routing.ts";
 import { NodeData } from "./data.ts";
+import { MasterUids } from "./master-uids.ts";
 import { gatewayRequest } from "./gateway-commands.ts";
 
 /** How a node joins a cluster: its root port, its links to roots, and what it forwards. */
@@ -137,7 +138,9 @@ export class Node implements ConnectionHandler {
     const maxConnections = this.config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     const sessionSettings = this.config.sessions === undefined ? null : resolveSessionSettings(this.config.sessions);
     const gateway =
-      sessionSettings === null ? null : new SessionGateway(this.name, sessionSettings, this.sceneHooks(), this.log, sessionSettings.maxSessions ?? maxConnections);
+      sessionSettings === null
+        ? null
+        : new SessionGateway(this.name, sessionSettings, this.sceneHooks(), this.log, sessionSettings.maxSessions ?? maxConnections, options.master === undefined ? null : new MasterUids(options.master, this.log));
     this.sessions = new Sessions(this.name, codec, this.log, gateway);
     this.data = new NodeData(this.name, this.config.db, this.config.data ?? {}, this.log, options.master);
     this.commands.system(Enter, async (body, client) => {

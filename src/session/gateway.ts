@@ -10,10 +10,11 @@ import type { SessionSettings } from "../config/sessions.ts";
 import type { Logger } from "../log/logger.ts";
 import { GatewaySession, type HeldCommand, type SessionConnection } from "./gateway-session.ts";
 import type { Replayed } from "./replay.ts";
+import type { UidDirectory } from "./uids.ts";
 
 /** What the app's verify hook returns for accepted credentials. */
 export interface Verdict {
-  /** The user's id: one session per uid on this gateway. */
+  /** The user's id: one session per uid (in the cluster when the gateway has a master, else on this gateway). */
   uid: string;
   /** The scene the session starts in (default: `sessions.scene` of the config). */
   scene?: string;
@@ -58,6 +59,8 @@ const USED_TOKENS = 4;
 export class SessionGateway {
   private readonly sessions = new Map<number, GatewaySession>();
   private readonly byUid = new Map<string, GatewaySession>();
+  /** Logins in progress per uid: its claim at the uid directory is not freed while one runs. */
+  private readonly claiming = new Map<string, number>();
   private readonly channels = new Map<string, Set<GatewaySession>>();
   private readonly scenes = new Map<string, Set<GatewaySession>>();
   private nextId = 1;
@@ -70,7 +73,19 @@ export class SessionGateway {
     private readonly scenesOut: SceneHooks,
     private readonly log: Logger,
     private readonly maxSessions: number,
-  ) {}
+    /** Cluster-wide uid uniqueness (the master's); null: unique on this gateway only. */
+    private readonly uids: UidDirectory | null = null,
+  ) {
+    uids?.attach({
+      replaced: (uid) => {
+        const session = this.byUid.get(uid);
+        if (session === undefined) return;
+        this.counters.replaced++;
+        this.end(session, KickCode.Replaced, "logged in on another gateway");
+      },
+      held: () => [...this.byUid.keys()],
+    });
+  }
 
   set verify(hook: VerifyHook) {
     this.verifyHook = hook;
@@ -92,6 +107,27 @@ export class SessionGateway {
     if (connection.attached !== null) throw new CommandError(ErrorCode.AlreadyLoggedIn, "this connection already has a session");
     const verdict = await this.runVerify(connection, body.credentials);
     if (!connection.isOpen || connection.attached !== null) throw new CommandError(ErrorCode.LoginRefused, "the connection closed or logged in during verification");
+    const refuseNew = this.settings.duplicateLogin === "refuseNew";
+    if (refuseNew && this.byUid.has(verdict.uid)) this.refuse(`uid ${verdict.uid} is already logged in`);
+    if (this.uids === null) return this.open(connection, verdict);
+    const uid = verdict.uid;
+    this.claiming.set(uid, (this.claiming.get(uid) ?? 0) + 1);
+    try {
+      const claim = await this.uids.claim(uid, refuseNew);
+      if (!claim.ok) this.refuse(`uid ${uid} is logged in ${claim.holder === null ? "elsewhere" : `on gateway ${claim.holder}`}`);
+      if (!connection.isOpen || connection.attached !== null) throw new CommandError(ErrorCode.LoginRefused, "the connection closed or logged in while its uid was checked");
+      return await this.open(connection, verdict);
+    } finally {
+      const left = this.claiming.get(uid)! - 1;
+      if (left > 0) this.claiming.set(uid, left);
+      else this.claiming.delete(uid);
+      // Refused or failed: the uid is free again here unless another login or session has it.
+      if (left === 0 && !this.byUid.has(uid)) this.uids.free(uid);
+    }
+  }
+
+  /** Create the session of a verified (and, in a cluster, claimed) login and enter its scene. */
+  private async open(connection: SessionConnection, verdict: Verdict): Promise<SessionReply> {
     const existing = this.byUid.get(verdict.uid);
     if (existing !== undefined) {
       if (this.settings.duplicateLogin === "refuseNew") this.refuse(`uid ${verdict.uid} is already logged in`);
@@ -189,7 +225,10 @@ export class SessionGateway {
     session.ended = true;
     if (session.detachTimer !== null) clearTimeout(session.detachTimer);
     this.sessions.delete(session.id);
-    if (this.byUid.get(session.uid) === session) this.byUid.delete(session.uid);
+    if (this.byUid.get(session.uid) === session) {
+      this.byUid.delete(session.uid);
+      if (!this.claiming.has(session.uid)) this.uids?.free(session.uid);
+    }
     for (const channel of session.channels) this.leaveChannel(session, channel);
     this.unindex(session);
     const connection = session.connection;

@@ -3,7 +3,8 @@
  * "root": the gateway is the scenes' root (RedRabbit's gate + scenes); "gate": gateway(s) →
  * gate → scenes (Firefly's net → gate → game), the gate routing by each session's scene.
  */
-import { defineApp, Node, type App, type SessionSettingsInput } from "../../src/index.ts";
+import { defineApp, Node, RootClient, type App, type SessionSettingsInput } from "../../src/index.ts";
+import { Registry } from "../../src/master/registry.ts";
 import { captureLogger, portOf, waitFor } from "../helpers.ts";
 
 export interface SessionClusterOptions {
@@ -15,12 +16,20 @@ export interface SessionClusterOptions {
   /** App code per node name (gateways, scenes, "gate"). */
   apps?: Record<string, App>;
   rpcTimeoutMs?: number;
+  /** Give the gateways a master (an in-process registry), as under `glowfly start`. */
+  master?: boolean;
 }
 
 export interface SessionCluster {
   gateways: Map<string, Node>;
   scenes: Map<string, Node>;
   gate: Node | null;
+  /** The master's registry, with `master: true`. */
+  registry: Registry | null;
+  /** The registry's port (0 without `master: true`). */
+  registryPort: number;
+  /** Each gateway's link to the registry, with `master: true`. */
+  masterLinks: Map<string, RootClient>;
   /** tcp:// and ws:// URLs of a gateway. */
   tcp(gateway?: string): string;
   ws(gateway?: string): string;
@@ -49,6 +58,16 @@ export async function sessionCluster(options: SessionClusterOptions): Promise<Se
   const scenes = new Map<string, Node>();
   let rootPort: number;
   let rootName: string;
+  const registry = options.master === true ? new Registry({ host: "127.0.0.1", port: 0, log: quiet() }) : null;
+  const registryPort = registry === null ? 0 : (await registry.listen()).port;
+  const masterLinks = new Map<string, RootClient>();
+  const masterOf = async (name: string): Promise<{ master?: RootClient }> => {
+    if (registry === null) return {};
+    const link = new RootClient({ name, logger: quiet(), timeoutMs: 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    await link.connect("127.0.0.1", registryPort);
+    masterLinks.set(name, link);
+    return { master: link };
+  };
   if (options.shape === "gate") {
     gate = new Node({ config: { name: "gate" }, logger: quiet(), cluster: { root: { host: "127.0.0.1", port: 0 }, timeoutMs: options.rpcTimeoutMs }, apps: appsOf("gate") });
     await gate.start();
@@ -60,6 +79,7 @@ export async function sessionCluster(options: SessionClusterOptions): Promise<Se
         logger: quiet(),
         cluster: { links: [{ rootName, host: "127.0.0.1", port: rootPort }], forward: { to: "gate", ranges: [[0, 0xfffffeff]] }, timeoutMs: options.rpcTimeoutMs },
         apps: [nameVerify, ...appsOf(name)],
+        ...(await masterOf(name)),
       });
       await node.start();
       gateways.set(name, node);
@@ -72,6 +92,7 @@ export async function sessionCluster(options: SessionClusterOptions): Promise<Se
       logger: quiet(),
       cluster: { root: { host: "127.0.0.1", port: 0 }, timeoutMs: options.rpcTimeoutMs },
       apps: [nameVerify, ...appsOf(name)],
+      ...(await masterOf(name)),
     });
     await node.start();
     gateways.set(name, node);
@@ -97,6 +118,9 @@ export async function sessionCluster(options: SessionClusterOptions): Promise<Se
     gateways,
     scenes,
     gate,
+    registry,
+    registryPort,
+    masterLinks,
     tcp: (name) => `tcp://127.0.0.1:${portOf(gatewayNode(name), "tcp")}`,
     ws: (name) => `ws://127.0.0.1:${portOf(gatewayNode(name), "ws")}/`,
     restartScene: async (name) => {
@@ -108,6 +132,8 @@ export async function sessionCluster(options: SessionClusterOptions): Promise<Se
       for (const node of gateways.values()) await node.stop();
       for (const node of scenes.values()) await node.stop();
       await gate?.stop();
+      for (const link of masterLinks.values()) await link.close();
+      await registry?.close();
     },
   };
 }
