@@ -27,7 +27,8 @@ export interface LeaseTableOptions {
   maxLeases?: number;
 }
 
-const MAX_KEY_LENGTH = 512;
+/** Longest lease key or uid a node may send the master (UTF-16 units). */
+export const MAX_TABLE_KEY = 512;
 /**
  * A released lease is kept this long for the node that has waited longest, so the previous
  * holder's next operations, which ask at once, cannot take it back again and again (starving
@@ -184,7 +185,10 @@ export class LeaseTable {
   }
 }
 
-function checkKey(key: unknown): string {
-  if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) throw new Error(`a lease key must be a string of 1-${MAX_KEY_LENGTH} characters`);
-  return key;
+/** A key of one of the master's tables, from a node: a string of 1..MAX_TABLE_KEY units, else the call fails. */
+export function checkTableKey(value: unknown, what = "a lease key"): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > MAX_TABLE_KEY) throw new Error(`${what} must be a string of 1-${MAX_TABLE_KEY} characters`);
+  return value;
 }
+
+const checkKey = (key: unknown): string => checkTableKey(key);

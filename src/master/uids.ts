@@ -7,6 +7,7 @@
  * those taken meanwhile by another gateway are ended there.
  */
 import { service, type RootServer } from "../rpc/index.ts";
+import { checkTableKey } from "./leases.ts";
 
 /**
  * Gateway → master: take `uid` (refuseNew: fail if another gateway holds it). A grant carries a
@@ -20,9 +21,6 @@ export const FreeUid = service<[uid: string], void>("glowfly.uid.free");
 export const ReclaimUids = service<[uids: string[]], string[]>("glowfly.uid.reclaim");
 /** Master → gateway: `uid` logged in on another gateway; end the session here. `grant`: the replaced grant's number. */
 export const ReplaceUid = service<[uid: string, grant: number], void>("glowfly.uid.replace");
-
-/** Gateways check uids at 128 bytes; the master refuses anything longer than this many characters. */
-const MAX_UID_LENGTH = 512;
 
 export class UidTable {
   private readonly holders = new Map<string, { gateway: string; grant: number }>();
@@ -91,7 +89,5 @@ export class UidTable {
   }
 }
 
-function checkUid(uid: unknown): string {
-  if (typeof uid !== "string" || uid.length === 0 || uid.length > MAX_UID_LENGTH) throw new Error(`a uid must be a string of 1-${MAX_UID_LENGTH} characters`);
-  return uid;
-}
+/** Gateways check uids at 128 bytes; the master refuses what no gateway would send. */
+const checkUid = (uid: unknown): string => checkTableKey(uid, "a uid");
